@@ -1,0 +1,187 @@
+"""The case register's SQLAlchemy mapping: the system of record for every review.
+
+This is the one persistence module under ``models/``; the pure modules never import
+it. The decision log (``Decision``) is the truth a review is rebuilt from; ``Clock``,
+``AgencyRequestRow``, ``Recommendation`` and ``ActionRow`` are projections of it kept
+for queries (the sweep, status, reports). ``AuditEvent`` is append-only and hash
+chained per review. ``OutboxMessage`` holds every message to send, one row per
+recipient role under a unique idempotency key.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class ReviewRow(Base):
+    __tablename__ = "reviews"
+    __table_args__ = (UniqueConstraint("referring_agency", "agency_reference", name="uq_reviews_agency_ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), unique=True)
+    referring_agency: Mapped[str] = mapped_column(String(80))
+    agency_reference: Mapped[str] = mapped_column(String(40))
+    pseudonym: Mapped[str] = mapped_column(String(30))
+    referral: Mapped[dict[str, Any]] = mapped_column(JSON)
+    stage: Mapped[str] = mapped_column(String(40), index=True)
+    route: Mapped[str | None] = mapped_column(String(40))
+    open_step_key: Mapped[str | None] = mapped_column(String(60))
+    open_step_due: Mapped[date | None] = mapped_column(Date)
+    flow_run_id: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReferenceCounter(Base):
+    """The last review number issued in a year (references are LCSPR-2026-0001, ...)."""
+
+    __tablename__ = "reference_counters"
+
+    year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class Decision(Base):
+    """One answer to a step (accepted or refused) or one clock adjustment, in order."""
+
+    __tablename__ = "decisions"
+    __table_args__ = (
+        UniqueConstraint("review_id", "key", name="uq_decisions_review_key"),
+        UniqueConstraint("review_id", "seq", name="uq_decisions_review_seq"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(60))
+    step: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    decided_by: Mapped[str] = mapped_column(String(80), default="")
+    asked_of: Mapped[str] = mapped_column(String(400), default="")
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ClockRow(Base):
+    __tablename__ = "clocks"
+    __table_args__ = (
+        UniqueConstraint("review_id", "key", name="uq_clocks_review_key"),
+        Index("ix_clocks_open_due", "state", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    key: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(80), default="")
+    owner_role: Mapped[str] = mapped_column(String(120), default="")
+    start: Mapped[date] = mapped_column(Date)
+    rule_unit: Mapped[str] = mapped_column(String(30))
+    rule_length: Mapped[int] = mapped_column(Integer)
+    due: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20))  # running, paused, met, stopped (breached is derived from today)
+    met_on: Mapped[date | None] = mapped_column(Date)
+    stopped_on: Mapped[date | None] = mapped_column(Date)
+    pauses: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    extensions: Mapped[list[Any]] = mapped_column(JSON, default=list)
+
+
+class AgencyRequestRow(Base):
+    __tablename__ = "agency_requests"
+    __table_args__ = (UniqueConstraint("review_id", "agency", name="uq_agency_requests_review_agency"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    agency: Mapped[str] = mapped_column(String(80))
+    requested_on: Mapped[date] = mapped_column(Date)
+    received_on: Mapped[date | None] = mapped_column(Date)
+    author_independent: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class Recommendation(Base):
+    __tablename__ = "recommendations"
+    __table_args__ = (UniqueConstraint("review_id", "number", name="uq_recommendations_review_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+
+
+class ActionRow(Base):
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("review_id", "number", name="uq_actions_review_number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    recommendation_number: Mapped[int] = mapped_column(Integer)
+    owner_agency: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text)
+    due_on: Mapped[date] = mapped_column(Date)
+    completed_on: Mapped[date | None] = mapped_column(Date)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditEvent(Base):
+    """Append-only; ``hash`` = sha256(prev_hash + the event's canonical JSON)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (UniqueConstraint("review_id", "seq", name="uq_audit_review_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(80))
+    event: Mapped[str] = mapped_column(String(60))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class OutboxMessage(Base):
+    """A message to one recipient role, sent at most once per ``key``."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    role: Mapped[str] = mapped_column(String(120))
+    subject: Mapped[str] = mapped_column(String(300))
+    text: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_by: Mapped[str] = mapped_column(String(80), default="")
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

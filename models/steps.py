@@ -1,0 +1,316 @@
+"""The human steps of a review: what is asked, of whom, and the flat input each one takes.
+
+Each input model is flat (str, bool, int, date, Literal) so that Prefect renders it as
+the Resume form in the UI and the server validates it against its JSON schema. These
+models check shape only; the rules that depend on the review (order, dates, routes)
+live in ``models.lifecycle``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StepKind(StrEnum):
+    NOTIFICATION = "notification"
+    RAPID_REVIEW = "rapid_review"
+    CHAIR_DECISION = "chair_decision"
+    INFORM_BODIES = "inform_bodies"
+    AUTHOR_APPOINTMENT = "author_appointment"
+    TERMS_OF_REFERENCE = "terms_of_reference"
+    AGENCY_REPORT = "agency_report"
+    ENGAGEMENT = "engagement"
+    DRAFT_CIRCULATED = "draft_circulated"
+    DRAFT_REVIEW = "draft_review"
+    FINAL_REPORT = "final_report"
+    FINAL_REPORT_SENT = "final_report_sent"
+    PUBLICATION = "publication"
+    LEARNING_REVIEW = "learning_review"
+    ACTION = "action"
+    ACTION_UPDATE = "action_update"
+    CLOSURE = "closure"
+
+
+class StepInput(BaseModel):
+    """Fields every decision carries: who recorded it and the date it was made."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    decided_on: date = Field(title="Date", description="The date this step was done (yyyy-MM-dd).")
+    decided_by: str = Field(
+        title="Recorded by",
+        min_length=2,
+        max_length=80,
+        description="Name and role of the person recording this decision.",
+    )
+
+
+class NotificationInput(StepInput):
+    outcome: Literal["notified", "not_notifiable"] = Field(
+        title="Outcome",
+        description="'notified': the serious incident notification was submitted to the National Panel. "
+        "'not_notifiable': the local authority decided it is not notifiable (give the reason).",
+    )
+    panel_reference: str = Field(
+        default="", title="Panel reference", max_length=40,
+        description="The reference the notification service gave (required when notified).",
+    )
+    rationale: str = Field(
+        default="", title="Rationale", max_length=2000,
+        description="Why it is not notifiable (required then). No identifying details.",
+    )
+
+
+class RapidReviewInput(StepInput):
+    recommendation: Literal["lcspr", "other_learning_review", "no_further_review"] = Field(
+        title="Recommendation", description="The partners' recommendation to the Chair."
+    )
+    immediate_safety_actions: bool = Field(
+        title="Immediate safety actions agreed",
+        description="The partners considered and agreed any immediate action to keep children safe.",
+    )
+    sent_to_panel: bool = Field(
+        title="Sent to the National Panel",
+        description="The rapid review and recommendation have gone to the National Panel.",
+    )
+    rationale: str = Field(
+        title="Rationale", min_length=10, max_length=4000,
+        description="Learning identified and the reasons for the recommendation. No identifying details.",
+    )
+
+
+class ChairDecisionInput(StepInput):
+    outcome: Literal[
+        "lcspr", "reflective_learning_session", "practice_review", "no_further_review", "national_review"
+    ] = Field(
+        title="Decision",
+        description="'national_review' records that the National Panel commissioned a national review instead.",
+    )
+    decider_role: Literal[
+        "independent_chair", "delegated_safeguarding_partner", "lead_safeguarding_partner"
+    ] = Field(title="Decided in the role of", description="Whose decision this is in law.")
+    delegation: str = Field(
+        title="Delegation", min_length=3, max_length=200,
+        description="The delegation or arrangement under which the decision was taken.",
+    )
+    rationale: str = Field(
+        title="Rationale", min_length=10, max_length=4000, description="Reasons for the decision."
+    )
+
+
+class InformBodiesInput(StepInput):
+    dfe_informed: bool = Field(title="DfE informed", description="The Department for Education was informed.")
+    ofsted_informed: bool = Field(title="Ofsted informed", description="Ofsted was informed.")
+    panel_informed: bool = Field(title="National Panel informed", description="The National Panel was informed.")
+
+
+class AuthorAppointmentInput(StepInput):
+    author: str = Field(title="Independent author", min_length=2, max_length=80,
+                        description="Name of the independent author (reviewer).")
+    independence_confirmed: bool = Field(
+        title="Independence confirmed",
+        description="The author is independent of the agencies and people involved.",
+    )
+    conflicts: Literal["none", "declared_and_managed"] = Field(
+        title="Conflicts of interest", description="What the author declared."
+    )
+    conflict_details: str = Field(
+        default="", title="Conflict details", max_length=2000,
+        description="How declared conflicts are managed (required if any were declared).",
+    )
+
+
+class TermsOfReferenceInput(StepInput):
+    period_from: date = Field(title="Period under review from")
+    period_to: date = Field(title="Period under review to")
+    agencies_in_scope: str = Field(
+        title="Agencies in scope", min_length=2, max_length=1000,
+        description="Comma-separated names of the agencies asked for a report/chronology.",
+    )
+    methodology: Literal["systems_approach", "silp", "appreciative_inquiry", "other"] = Field(
+        title="Methodology"
+    )
+    family_involvement: str = Field(
+        title="Family involvement", min_length=3, max_length=2000,
+        description="How the child and family will be involved.",
+    )
+    parallel_processes: str = Field(
+        default="", title="Parallel processes", max_length=2000,
+        description="Police/CPS, coroner, disciplinary processes and disclosure arrangements.",
+    )
+
+
+class AgencyReportInput(StepInput):
+    agency: str = Field(title="Agency", min_length=2, max_length=80,
+                        description="Which agency's report or chronology was received.")
+    author_independent: bool = Field(
+        title="Report author independent",
+        description="The report author declared no direct involvement in, or line management of, the case.",
+    )
+
+
+class EngagementInput(StepInput):
+    practitioner_events: int = Field(
+        title="Practitioner events held", ge=0, le=100,
+        description="How many practitioner events (1:1 or group) the author held.",
+    )
+    family_views: Literal["contributed", "declined", "not_possible", "not_sought"] = Field(
+        title="Family views"
+    )
+    family_reason: str = Field(
+        default="", title="Reason", max_length=2000,
+        description="Why the family's views were not sought (required then).",
+    )
+
+
+class DraftCirculatedInput(StepInput):
+    version: str = Field(title="Draft version", min_length=1, max_length=20, description="e.g. 'v0.3'.")
+
+
+class DraftReviewInput(StepInput):
+    outcome: Literal["accepted", "changes_requested"] = Field(title="Panel's verdict")
+    comments: str = Field(default="", title="Summary of comments", max_length=4000)
+
+
+class FinalReportInput(StepInput):
+    recommendations: str = Field(
+        title="Recommendations", min_length=5, max_length=8000,
+        description="The report's recommendations, separated by ' | ' or one per line.",
+    )
+    executive_summary: bool = Field(title="Executive summary agreed")
+    planned_publication: date = Field(title="Planned publication date")
+
+
+class FinalReportSentInput(StepInput):
+    sent_to_panel: bool = Field(title="Sent to the National Panel")
+    sent_to_dfe: bool = Field(title="Sent to the DfE (Secretary of State)")
+    sent_to_ofsted: bool = Field(title="Sent to Ofsted")
+    new_planned_publication: date | None = Field(
+        default=None, title="New planned publication date",
+        description="Only if the report went out later than 7 working days before the planned date.",
+    )
+
+
+class PublicationInput(StepInput):
+    outcome: Literal["published", "deferred"] = Field(title="Outcome")
+    published_url: str = Field(default="", title="Where it is published", max_length=500)
+    deferral_reason: Literal["", "criminal_proceedings", "inquest", "other"] = Field(
+        default="", title="Reason for deferral"
+    )
+    deferral_details: str = Field(default="", title="Deferral details", max_length=2000)
+    panel_told: bool = Field(default=False, title="National Panel told of the deferral")
+
+
+class LearningReviewInput(StepInput):
+    learning: str = Field(title="Learning identified", min_length=10, max_length=8000)
+    recommendations: str = Field(
+        default="", title="Recommendations", max_length=8000,
+        description="Any recommendations, separated by ' | ' or one per line; empty if none.",
+    )
+
+
+class ActionInput(StepInput):
+    recommendation_number: int = Field(title="Recommendation number", ge=1)
+    owner_agency: str = Field(title="Owner agency", min_length=2, max_length=80)
+    action: str = Field(title="Action", min_length=5, max_length=2000)
+    due_on: date = Field(title="Due date")
+    last_action: bool = Field(default=False, title="This is the last action of the plan")
+
+
+class ActionUpdateInput(StepInput):
+    action_number: int = Field(title="Action number", ge=1)
+    evidence: str = Field(title="Evidence of completion", min_length=5, max_length=4000)
+
+
+class ClosureInput(StepInput):
+    impact_evidence: str = Field(
+        title="Evidence of impact", min_length=10, max_length=4000,
+        description="What the sub group saw that shows the learning made a difference.",
+    )
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    kind: StepKind
+    title: str
+    asked_of: str  # a role (models.reminders.Role value)
+    question: str
+    input_model: type[StepInput]
+
+
+SPECS: dict[StepKind, StepSpec] = {
+    s.kind: s
+    for s in (
+        StepSpec(StepKind.NOTIFICATION, "Serious incident notification", "business_unit",
+                 "Confirm the serious incident notification to the National Panel, or record why it is not notifiable.",
+                 NotificationInput),
+        StepSpec(StepKind.RAPID_REVIEW, "Rapid Review outcome", "safeguarding_partners",
+                 "Record the rapid review: immediate safety actions, learning and the recommendation to the Chair.",
+                 RapidReviewInput),
+        StepSpec(StepKind.CHAIR_DECISION, "Chair decision", "independent_chair",
+                 "Decide whether a Local Child Safeguarding Practice Review goes ahead, and record under which delegation.",
+                 ChairDecisionInput),
+        StepSpec(StepKind.INFORM_BODIES, "Inform DfE, Ofsted and the National Panel", "business_unit",
+                 "Confirm that the DfE, Ofsted and the National Panel were told of the decision to hold an LCSPR.",
+                 InformBodiesInput),
+        StepSpec(StepKind.AUTHOR_APPOINTMENT, "Independent author appointed", "business_unit",
+                 "Record the independent author appointed and their declaration of conflicts of interest.",
+                 AuthorAppointmentInput),
+        StepSpec(StepKind.TERMS_OF_REFERENCE, "Terms of Reference sign-off", "panel_chair",
+                 "Sign off the Terms of Reference: period, agencies in scope, methodology, family involvement.",
+                 TermsOfReferenceInput),
+        StepSpec(StepKind.AGENCY_REPORT, "Agency report received", "business_unit",
+                 "Record an agency report or chronology received, with its author's independence declaration.",
+                 AgencyReportInput),
+        StepSpec(StepKind.ENGAGEMENT, "Practitioner and family engagement", "author",
+                 "Record the practitioner events held and how the family's views were sought.",
+                 EngagementInput),
+        StepSpec(StepKind.DRAFT_CIRCULATED, "Draft report circulated", "author",
+                 "Record that the next draft report was circulated to the panel.",
+                 DraftCirculatedInput),
+        StepSpec(StepKind.DRAFT_REVIEW, "Draft report review", "panel_chair",
+                 "Record the panel's verdict on the draft: accepted, or changes requested.",
+                 DraftReviewInput),
+        StepSpec(StepKind.FINAL_REPORT, "Final report sign-off", "safeguarding_partners",
+                 "Sign off the final report and its recommendations, and set the planned publication date.",
+                 FinalReportInput),
+        StepSpec(StepKind.FINAL_REPORT_SENT, "Final report sent to Panel, DfE and Ofsted", "business_unit",
+                 "Confirm the final report went to the National Panel, the DfE and Ofsted at least 7 working days before publication.",
+                 FinalReportSentInput),
+        StepSpec(StepKind.PUBLICATION, "Publication or deferral", "safeguarding_partners",
+                 "Record that the report was published, or that publication is deferred (with the reason).",
+                 PublicationInput),
+        StepSpec(StepKind.LEARNING_REVIEW, "Learning review completed", "subgroup",
+                 "Record the learning from the reflective learning session or practice review.",
+                 LearningReviewInput),
+        StepSpec(StepKind.ACTION, "Action plan", "panel_chair",
+                 "Add one action of the action plan (tick 'last action' with the final one).",
+                 ActionInput),
+        StepSpec(StepKind.ACTION_UPDATE, "Action completed", "subgroup",
+                 "Record an action completed, with the evidence.",
+                 ActionUpdateInput),
+        StepSpec(StepKind.CLOSURE, "Review closure", "subgroup",
+                 "Close the review, with evidence of the impact of its learning.",
+                 ClosureInput),
+    )
+}
+
+
+def parse_step_key(key: str) -> tuple[StepKind, int, int]:
+    """Split 'agency_report-2' or 'draft_review-1~3' into (kind, occurrence, attempt)."""
+    base, _, attempt = key.partition("~")
+    kind, _, occurrence = base.rpartition("-")
+    if not kind:
+        kind, occurrence = base, "1"
+    return StepKind(kind), int(occurrence), int(attempt or 1)
+
+
+def step_key(kind: StepKind, occurrence: int = 1, attempt: int = 1) -> str:
+    """The stable key of a wait: 'rapid_review-1', and 'rapid_review-1~2' after a refused answer."""
+    key = f"{kind.value}-{occurrence}"
+    return key if attempt == 1 else f"{key}~{attempt}"
