@@ -1,0 +1,263 @@
+"""The reminder policy: who hears what about a clock, and on which working day.
+
+Pure data and pure functions. The sweep asks :func:`messages_due` which messages are
+*current* for a clock on ``today`` and queues them in the outbox under
+:meth:`DueMessage.key`; the outbox drops keys it already holds. That makes the sweep
+idempotent: running it twice a day sends nothing twice, and a sweep that missed some
+days (a server down over a long weekend) catches up with the latest occurrence of
+each series only, never a backlog of stale reminders.
+
+For one clock, in working days relative to its due date (defaults)::
+
+    due-5  due-1  due       due+1     due+2 ...  due+5        due+10  due+15 ...
+    before before due_today overdue-1 overdue-2  overdue-5    ...
+                            rung-1: business unit manager, sub group chair
+                                                 rung-5: independent chair
+                                                              rung-10 rung-15: repeats
+
+Conventions, stated once here:
+
+- Nothing is current on a non-working day; weekends and bank holidays skip themselves.
+- A due date that is itself a non-working day (calendar-month deadlines can fall on a
+  Saturday) is announced on the next working day, and overdue days count from there,
+  so the owner always hears "due" once before hearing "overdue".
+- ``due=None`` means the clock is paused, met or stopped: it is silent.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+from types import MappingProxyType
+
+from models.clocks import ClockKind
+from models.errors import ConfigurationError, Refused
+from models.workdays import WorkingCalendar
+
+
+class Role(StrEnum):
+    """Who a message is for; each is one Apprise tag in the notification config."""
+
+    BUSINESS_UNIT = "business_unit"
+    BUSINESS_UNIT_MANAGER = "business_unit_manager"
+    SUBGROUP_CHAIR = "subgroup_chair"
+    INDEPENDENT_CHAIR = "independent_chair"
+    SAFEGUARDING_PARTNERS = "safeguarding_partners"
+    PANEL = "panel"
+    PANEL_CHAIR = "panel_chair"
+    AUTHOR = "author"
+    SUBGROUP = "subgroup"
+
+
+# Placeholder owner for clocks owned by an agency: the clock names the agency itself.
+AGENCY_OWNER = "agency"
+_AGENCY_PREFIX = "agency-"
+_NOT_ALPHANUMERIC = re.compile(r"[^a-z0-9]+")
+
+
+def agency_role(name: str) -> str:
+    """An agency's role and Apprise tag: "Thames Valley Police" -> "agency-thames-valley-police"."""
+    slug = _NOT_ALPHANUMERIC.sub("-", name.lower()).strip("-")
+    if not slug:
+        raise Refused(f"An agency name needs at least one letter or digit, not {name!r}.")
+    return _AGENCY_PREFIX + slug
+
+
+@dataclass(frozen=True)
+class Rung:
+    """A step of the escalation ladder: these roles hear once the clock is this overdue."""
+
+    after_working_days: int
+    roles: tuple[str, ...]
+
+
+_DEFAULT_LADDER = (
+    Rung(1, (Role.BUSINESS_UNIT_MANAGER.value, Role.SUBGROUP_CHAIR.value)),
+    Rung(5, (Role.INDEPENDENT_CHAIR.value,)),
+)
+
+
+@dataclass(frozen=True)
+class ReminderPolicy:
+    """How one kind of clock reminds its owner and escalates when it runs late."""
+
+    owner_role: str
+    before: tuple[int, ...] = (5, 1)
+    on_due: bool = True
+    overdue_daily: bool = True
+    ladder: tuple[Rung, ...] = _DEFAULT_LADDER
+    repeat_every: int = 5
+
+    def __post_init__(self) -> None:
+        # Policies come from settings; a malformed one would silently drop or repeat
+        # messages, so it is refused when built rather than discovered by a sweep.
+        if not self.owner_role:
+            raise ConfigurationError("A reminder policy needs an owner role.")
+        if any(n < 1 for n in self.before) or len(set(self.before)) != len(self.before):
+            raise ConfigurationError(
+                f"Reminders before the due date must be distinct positive working days, "
+                f"not {self.before}."
+            )
+        afters = [r.after_working_days for r in self.ladder]
+        if any(a < 1 for a in afters) or afters != sorted(set(afters)):
+            raise ConfigurationError(
+                f"Escalation rungs must be at distinct positive working days in rising "
+                f"order, not {afters}."
+            )
+        if any(not r.roles for r in self.ladder):
+            raise ConfigurationError("Every escalation rung needs at least one role.")
+        if self.repeat_every < 0:
+            raise ConfigurationError(
+                f"repeat_every is a number of working days (0 for never), not {self.repeat_every}."
+            )
+
+
+DEFAULT_POLICIES: Mapping[ClockKind, ReminderPolicy] = MappingProxyType(
+    {
+        ClockKind.SERIOUS_INCIDENT_NOTIFICATION: ReminderPolicy(Role.BUSINESS_UNIT.value),
+        ClockKind.RAPID_REVIEW: ReminderPolicy(Role.SAFEGUARDING_PARTNERS.value),
+        ClockKind.INFORM_BODIES: ReminderPolicy(Role.BUSINESS_UNIT.value),
+        ClockKind.AGENCY_REPORT: ReminderPolicy(AGENCY_OWNER),
+        ClockKind.DRAFT_ROUND: ReminderPolicy(Role.PANEL.value),
+        ClockKind.FINAL_REPORT_TO_BODIES: ReminderPolicy(Role.BUSINESS_UNIT.value),
+        ClockKind.PUBLICATION: ReminderPolicy(Role.SAFEGUARDING_PARTNERS.value),
+        ClockKind.DEFERRAL_REVIEW: ReminderPolicy(Role.SUBGROUP.value),
+        # Not a deadline to chase: on the day it tells the business unit that the
+        # report has been up for its minimum time and may now be withdrawn.
+        ClockKind.STAYS_PUBLISHED: ReminderPolicy(
+            Role.BUSINESS_UNIT.value,
+            before=(),
+            overdue_daily=False,
+            ladder=(),
+            repeat_every=0,
+        ),
+        ClockKind.ACTION: ReminderPolicy(AGENCY_OWNER),
+    }
+)
+
+
+class MessageLevel(StrEnum):
+    """How urgent a message is; each level has its own template."""
+
+    REMINDER = "reminder"
+    DUE_TODAY = "due_today"
+    OVERDUE = "overdue"
+    ESCALATION = "escalation"
+
+
+@dataclass(frozen=True)
+class DueMessage:
+    """One message to one role about one clock, identified by its occurrence."""
+
+    clock_key: str
+    level: MessageLevel
+    occurrence: str
+    role: str
+    due: date
+    days_overdue: int
+    escalated_from: str
+
+    def key(self, reference: str) -> str:
+        """The outbox idempotency key: the same message always has the same key."""
+        return f"{reference}:{self.clock_key}:{self.level.value}:{self.occurrence}:{self.role}"
+
+
+def messages_due(
+    *,
+    clock_key: str,
+    due: date | None,
+    today: date,
+    policy: ReminderPolicy,
+    calendar: WorkingCalendar,
+    owner_role: str | None = None,
+) -> list[DueMessage]:
+    """The messages current for one clock on ``today``, in a stable order.
+
+    At most one reminder before the due date, then the due-date message, then each
+    working day overdue the owner's daily message plus the current escalation rung.
+    """
+    if due is None or not calendar.is_working_day(today):
+        return []
+    owner = _owner(policy, owner_role)
+
+    def message(level: MessageLevel, occurrence: str, role: str, overdue: int = 0) -> DueMessage:
+        escalated_from = owner if level is MessageLevel.ESCALATION else ""
+        return DueMessage(clock_key, level, occurrence, role, due, overdue, escalated_from)
+
+    # See the module docstring: a non-working due date is announced on the next working day.
+    due_day = calendar.next_working_day(due)
+    if today < due_day:
+        sent = [(calendar.before(due, n), n) for n in policy.before]
+        past = [(on, n) for on, n in sent if on <= today]
+        if not past:
+            return []
+        _, n = max(past)  # the most recent; distinct N always give distinct dates
+        return [message(MessageLevel.REMINDER, f"before-{n}", owner)]
+    if today == due_day:
+        return [message(MessageLevel.DUE_TODAY, "due", owner)] if policy.on_due else []
+
+    k = calendar.between(due_day, today)
+    messages: list[DueMessage] = []
+    if policy.overdue_daily:
+        messages.append(message(MessageLevel.OVERDUE, f"overdue-{k}", owner, k))
+    reached = [r for r in policy.ladder if r.after_working_days <= k]
+    if reached:
+        rung = reached[-1]
+        day = rung.after_working_days
+        if rung is policy.ladder[-1] and policy.repeat_every > 0:
+            # Repeats are numbered by the day they fall due, so a late sweep names the
+            # latest repeat rather than replaying the ones it missed.
+            day += policy.repeat_every * ((k - day) // policy.repeat_every)
+        messages.extend(
+            message(MessageLevel.ESCALATION, f"rung-{day}", role, k) for role in rung.roles
+        )
+    return messages
+
+
+def schedule(
+    *,
+    clock_key: str,
+    due: date,
+    policy: ReminderPolicy,
+    calendar: WorkingCalendar,
+    owner_role: str | None = None,
+    until: date,
+) -> list[tuple[date, DueMessage]]:
+    """Every message a daily sweep would send up to ``until``, with the day it is first sent.
+
+    Simulates a sweep on every day from just before the earliest reminder; a message
+    current on several days is listed once, on the first.
+    """
+    day = calendar.before(due, max(policy.before, default=0) + 1)
+    seen: set[str] = set()
+    sent: list[tuple[date, DueMessage]] = []
+    while day <= until:
+        for msg in messages_due(
+            clock_key=clock_key,
+            due=due,
+            today=day,
+            policy=policy,
+            calendar=calendar,
+            owner_role=owner_role,
+        ):
+            key = msg.key("")
+            if key not in seen:
+                seen.add(key)
+                sent.append((day, msg))
+        day += timedelta(days=1)
+    return sent
+
+
+def _owner(policy: ReminderPolicy, owner_role: str | None) -> str:
+    if owner_role:
+        return owner_role
+    if policy.owner_role == AGENCY_OWNER:
+        # Sending to a bare "agency" tag would reach nobody; the clock must say which.
+        raise ConfigurationError(
+            "This clock is owned by an agency; pass the agency's role "
+            "(e.g. agency-thames-valley-police) as owner_role."
+        )
+    return policy.owner_role

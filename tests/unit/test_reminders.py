@@ -1,0 +1,417 @@
+"""The reminder policy: who hears what on which working day, for every kind of clock."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from models.clocks import ClockKind
+from models.errors import ConfigurationError, Refused
+from models.reminders import (
+    DEFAULT_POLICIES,
+    DueMessage,
+    MessageLevel,
+    ReminderPolicy,
+    Role,
+    Rung,
+    agency_role,
+    messages_due,
+    schedule,
+)
+from models.workdays import WorkingCalendar
+
+CAL = WorkingCalendar()
+POLICE = agency_role("Thames Valley Police")
+AGENCY_KINDS = {ClockKind.AGENCY_REPORT, ClockKind.ACTION}
+
+REMIND, DUE, OVER, ESC = (
+    MessageLevel.REMINDER,
+    MessageLevel.DUE_TODAY,
+    MessageLevel.OVERDUE,
+    MessageLevel.ESCALATION,
+)
+BUM, SGC, CHAIR = (
+    Role.BUSINESS_UNIT_MANAGER.value,
+    Role.SUBGROUP_CHAIR.value,
+    Role.INDEPENDENT_CHAIR.value,
+)
+
+EXPECTED_OWNER = {
+    ClockKind.SERIOUS_INCIDENT_NOTIFICATION: "business_unit",
+    ClockKind.RAPID_REVIEW: "safeguarding_partners",
+    ClockKind.INFORM_BODIES: "business_unit",
+    ClockKind.AGENCY_REPORT: POLICE,
+    ClockKind.DRAFT_ROUND: "panel",
+    ClockKind.FINAL_REPORT_TO_BODIES: "business_unit",
+    ClockKind.PUBLICATION: "safeguarding_partners",
+    ClockKind.DEFERRAL_REVIEW: "subgroup",
+    ClockKind.STAYS_PUBLISHED: "business_unit",
+    ClockKind.ACTION: POLICE,
+}
+
+
+def _owner_for(kind: ClockKind) -> str | None:
+    return POLICE if kind in AGENCY_KINDS else None
+
+
+def _schedule(
+    kind: ClockKind, due: date, until: date, key: str | None = None
+) -> list[tuple[date, DueMessage]]:
+    return schedule(
+        clock_key=key or kind.value,
+        due=due,
+        policy=DEFAULT_POLICIES[kind],
+        calendar=CAL,
+        owner_role=_owner_for(kind),
+        until=until,
+    )
+
+
+def _due(kind: ClockKind, due: date | None, today: date) -> list[DueMessage]:
+    return messages_due(
+        clock_key=kind.value,
+        due=due,
+        today=today,
+        policy=DEFAULT_POLICIES[kind],
+        calendar=CAL,
+        owner_role=_owner_for(kind),
+    )
+
+
+def _brief(sent: list[tuple[date, DueMessage]]) -> list[tuple[str, str, str, str]]:
+    return [(d.isoformat(), m.level.value, m.occurrence, m.role) for d, m in sent]
+
+
+# -- every clock kind ------------------------------------------------------------------
+
+CHASED_KINDS = [k for k in ClockKind if k is not ClockKind.STAYS_PUBLISHED]
+
+
+def test_there_is_a_policy_for_every_clock_kind() -> None:
+    assert set(DEFAULT_POLICIES) == set(ClockKind)
+
+
+@pytest.mark.parametrize("kind", list(ClockKind))
+def test_each_kind_is_owned_by_the_role_the_domain_names(kind: ClockKind) -> None:
+    messages = _due(kind, date(2026, 6, 17), date(2026, 6, 17))
+    assert [m.role for m in messages] == [EXPECTED_OWNER[kind]]
+    assert messages[0].level is DUE
+
+
+@pytest.mark.parametrize("kind", CHASED_KINDS)
+def test_a_chased_clock_reminds_then_chases_daily_then_climbs_the_ladder(kind: ClockKind) -> None:
+    owner = EXPECTED_OWNER[kind]
+    # Wed 17 June 2026: no bank holidays anywhere near.
+    sent = _schedule(kind, date(2026, 6, 17), until=date(2026, 7, 1))
+
+    assert _brief(sent) == [
+        ("2026-06-10", "reminder", "before-5", owner),
+        ("2026-06-16", "reminder", "before-1", owner),
+        ("2026-06-17", "due_today", "due", owner),
+        ("2026-06-18", "overdue", "overdue-1", owner),
+        ("2026-06-18", "escalation", "rung-1", BUM),
+        ("2026-06-18", "escalation", "rung-1", SGC),
+        ("2026-06-19", "overdue", "overdue-2", owner),
+        ("2026-06-22", "overdue", "overdue-3", owner),
+        ("2026-06-23", "overdue", "overdue-4", owner),
+        ("2026-06-24", "overdue", "overdue-5", owner),
+        ("2026-06-24", "escalation", "rung-5", CHAIR),
+        ("2026-06-25", "overdue", "overdue-6", owner),
+        ("2026-06-26", "overdue", "overdue-7", owner),
+        ("2026-06-29", "overdue", "overdue-8", owner),
+        ("2026-06-30", "overdue", "overdue-9", owner),
+        ("2026-07-01", "overdue", "overdue-10", owner),
+        ("2026-07-01", "escalation", "rung-10", CHAIR),
+    ]
+
+
+@pytest.mark.parametrize("kind", CHASED_KINDS)
+def test_escalations_name_the_owner_they_were_escalated_from(kind: ClockKind) -> None:
+    messages = _due(kind, date(2026, 6, 17), date(2026, 6, 24))
+    escalations = [m for m in messages if m.level is ESC]
+    assert escalations
+    assert all(m.escalated_from == EXPECTED_OWNER[kind] for m in escalations)
+    assert all(m.days_overdue == 5 for m in messages)
+    assert all(m.escalated_from == "" for m in messages if m.level is not ESC)
+
+
+def test_stays_published_only_tells_the_business_unit_on_the_due_date() -> None:
+    sent = _schedule(ClockKind.STAYS_PUBLISHED, date(2027, 6, 17), until=date(2027, 9, 30))
+    assert _brief(sent) == [("2027-06-17", "due_today", "due", "business_unit")]
+
+
+def test_a_due_date_on_a_saturday_is_announced_on_the_next_working_day() -> None:
+    # Calendar-month clocks (publication, stays published) can fall due at a weekend.
+    sent = _schedule(ClockKind.STAYS_PUBLISHED, date(2027, 6, 19), until=date(2027, 7, 30))
+    assert _brief(sent) == [("2027-06-21", "due_today", "due", "business_unit")]
+
+
+def test_an_agency_owned_clock_without_its_agency_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="owned by an agency"):
+        messages_due(
+            clock_key="action:1",
+            due=date(2026, 6, 17),
+            today=date(2026, 6, 17),
+            policy=DEFAULT_POLICIES[ClockKind.ACTION],
+            calendar=CAL,
+        )
+
+
+# -- bank holidays and weekends --------------------------------------------------------
+
+
+def test_reminders_around_christmas_2026_skip_christmas_boxing_day_and_weekends() -> None:
+    sent = _schedule(ClockKind.RAPID_REVIEW, date(2026, 12, 30), until=date(2027, 1, 7))
+
+    assert _brief(sent) == [
+        # Working days back from Wed 30 Dec: 29, 24, 23, 22, 21 (25 and 28 are holidays).
+        ("2026-12-21", "reminder", "before-5", "safeguarding_partners"),
+        ("2026-12-29", "reminder", "before-1", "safeguarding_partners"),
+        ("2026-12-30", "due_today", "due", "safeguarding_partners"),
+        ("2026-12-31", "overdue", "overdue-1", "safeguarding_partners"),
+        ("2026-12-31", "escalation", "rung-1", BUM),
+        ("2026-12-31", "escalation", "rung-1", SGC),
+        # Fri 1 Jan 2027 is New Year's Day.
+        ("2027-01-04", "overdue", "overdue-2", "safeguarding_partners"),
+        ("2027-01-05", "overdue", "overdue-3", "safeguarding_partners"),
+        ("2027-01-06", "overdue", "overdue-4", "safeguarding_partners"),
+        ("2027-01-07", "overdue", "overdue-5", "safeguarding_partners"),
+        ("2027-01-07", "escalation", "rung-5", CHAIR),
+    ]
+
+
+def test_reminders_around_easter_2026_skip_good_friday_and_easter_monday() -> None:
+    sent = _schedule(ClockKind.DRAFT_ROUND, date(2026, 4, 8), until=date(2026, 4, 9))
+
+    assert _brief(sent) == [
+        # Back from Wed 8 Apr: 7, 2, 1, 31 Mar, 30 Mar (3 and 6 April are bank holidays).
+        ("2026-03-30", "reminder", "before-5", "panel"),
+        ("2026-04-07", "reminder", "before-1", "panel"),
+        ("2026-04-08", "due_today", "due", "panel"),
+        ("2026-04-09", "overdue", "overdue-1", "panel"),
+        ("2026-04-09", "escalation", "rung-1", BUM),
+        ("2026-04-09", "escalation", "rung-1", SGC),
+    ]
+
+
+def test_overdue_days_do_not_count_the_easter_weekend() -> None:
+    # Due Thu 2 April 2026; Fri 3 to Mon 6 April are not working days.
+    messages = _due(ClockKind.RAPID_REVIEW, date(2026, 4, 2), date(2026, 4, 7))
+    assert [m.occurrence for m in messages] == ["overdue-1", "rung-1", "rung-1"]
+
+
+@pytest.mark.parametrize(
+    "today",
+    [
+        date(2026, 12, 26),  # Saturday
+        date(2026, 12, 27),  # Sunday
+        date(2026, 12, 25),  # Christmas Day
+        date(2026, 12, 28),  # Boxing Day (substitute)
+        date(2027, 1, 1),  # New Year's Day
+    ],
+)
+def test_nothing_is_sent_on_a_weekend_or_bank_holiday(today: date) -> None:
+    for kind in ClockKind:
+        for due in (date(2026, 12, 22), date(2026, 12, 30), date(2027, 1, 5)):
+            assert _due(kind, due, today) == []
+
+
+def test_a_partnership_closure_day_is_skipped_like_a_bank_holiday() -> None:
+    shutdown = WorkingCalendar(closures=[date(2026, 6, 18)])
+    messages = messages_due(
+        clock_key="rapid_review",
+        due=date(2026, 6, 17),
+        today=date(2026, 6, 18),
+        policy=DEFAULT_POLICIES[ClockKind.RAPID_REVIEW],
+        calendar=shutdown,
+    )
+    assert messages == []
+
+
+# -- paused, met or stopped --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", list(ClockKind))
+def test_a_paused_met_or_stopped_clock_is_silent(kind: ClockKind) -> None:
+    for today in (date(2026, 6, 10), date(2026, 6, 17), date(2026, 7, 1)):
+        assert _due(kind, None, today) == []
+
+
+# -- catch-up and repeats ----------------------------------------------------------------
+
+
+def test_a_late_sweep_sends_only_the_latest_reminder_not_a_backlog() -> None:
+    # before-5 was Wed 10 June; a sweep that first runs on Mon 15 June sends only it.
+    messages = _due(ClockKind.RAPID_REVIEW, date(2026, 6, 17), date(2026, 6, 15))
+    assert [(m.level, m.occurrence) for m in messages] == [(REMIND, "before-5")]
+
+
+def test_a_sweep_after_missed_days_sends_only_the_latest_overdue_and_rung() -> None:
+    # Seven working days overdue with no sweep since the due date.
+    messages = _due(ClockKind.RAPID_REVIEW, date(2026, 6, 17), date(2026, 6, 26))
+    assert [(m.level, m.occurrence, m.role) for m in messages] == [
+        (OVER, "overdue-7", "safeguarding_partners"),
+        (ESC, "rung-5", CHAIR),
+    ]
+
+
+def test_a_sweep_long_after_the_due_date_names_the_latest_repeat() -> None:
+    # 23 working days overdue: the repeats fell on days 10, 15 and 20; only 20 is current.
+    today = CAL.add(date(2026, 6, 17), 23)
+    messages = _due(ClockKind.RAPID_REVIEW, date(2026, 6, 17), today)
+    assert [m.occurrence for m in messages] == ["overdue-23", "rung-20"]
+
+
+def test_the_last_rung_repeats_every_five_working_days_while_overdue() -> None:
+    due = date(2026, 6, 17)
+    sent = _schedule(ClockKind.RAPID_REVIEW, due, until=CAL.add(due, 31))
+    chair = [(d, m.occurrence) for d, m in sent if m.role == CHAIR]
+
+    assert [occurrence for _, occurrence in chair] == [
+        "rung-5",
+        "rung-10",
+        "rung-15",
+        "rung-20",
+        "rung-25",
+        "rung-30",
+    ]
+    assert [CAL.between(due, d) for d, _ in chair] == [5, 10, 15, 20, 25, 30]
+
+
+def test_without_repeats_the_last_rung_is_heard_once() -> None:
+    policy = ReminderPolicy("panel", repeat_every=0)
+    due = date(2026, 6, 17)
+    sent = schedule(
+        clock_key="draft_round:round-1",
+        due=due,
+        policy=policy,
+        calendar=CAL,
+        until=CAL.add(due, 30),
+    )
+    assert [m.occurrence for _, m in sent if m.level is ESC] == ["rung-1", "rung-1", "rung-5"]
+
+
+def test_a_policy_without_reminders_or_daily_chasing_only_escalates() -> None:
+    policy = ReminderPolicy(
+        "subgroup",
+        before=(),
+        on_due=False,
+        overdue_daily=False,
+        ladder=(Rung(3, ("panel_chair",)),),
+        repeat_every=0,
+    )
+    sent = schedule(
+        clock_key="deferral_review:deferral-1",
+        due=date(2026, 6, 17),
+        policy=policy,
+        calendar=CAL,
+        until=date(2026, 8, 1),
+    )
+    assert _brief(sent) == [("2026-06-22", "escalation", "rung-3", "panel_chair")]
+
+
+# -- keys ------------------------------------------------------------------------------
+
+
+def test_the_outbox_key_names_review_clock_level_occurrence_and_role() -> None:
+    message = _due(ClockKind.AGENCY_REPORT, date(2026, 6, 17), date(2026, 6, 18))[1]
+    assert message.key("LCSPR-2026-0001") == (
+        "LCSPR-2026-0001:agency_report:escalation:rung-1:business_unit_manager"
+    )
+
+
+@pytest.mark.parametrize("kind", list(ClockKind))
+def test_keys_are_unique_across_a_whole_schedule(kind: ClockKind) -> None:
+    sent = _schedule(kind, date(2026, 12, 30), until=date(2027, 3, 31))
+    keys = [m.key("LCSPR-2026-0001") for _, m in sent]
+    assert len(keys) == len(set(keys))
+
+
+def test_keys_are_stable_when_the_same_day_is_swept_again() -> None:
+    first = _due(ClockKind.RAPID_REVIEW, date(2026, 6, 17), date(2026, 6, 24))
+    again = _due(ClockKind.RAPID_REVIEW, date(2026, 6, 17), date(2026, 6, 24))
+    assert [m.key("R") for m in first] == [m.key("R") for m in again]
+
+
+def test_two_agencies_reports_have_distinct_keys_and_owners() -> None:
+    due, today = date(2026, 6, 17), date(2026, 6, 17)
+    policy = DEFAULT_POLICIES[ClockKind.AGENCY_REPORT]
+    police, health = (
+        messages_due(
+            clock_key=f"agency_report:{name}",
+            due=due,
+            today=today,
+            policy=policy,
+            calendar=CAL,
+            owner_role=agency_role(name),
+        )[0]
+        for name in ("Police", "Health")
+    )
+    assert police.key("R") != health.key("R")
+    assert (police.role, health.role) == ("agency-police", "agency-health")
+
+
+# -- roles and policy validation -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "role"),
+    [
+        ("Thames Valley Police", "agency-thames-valley-police"),
+        (
+            "Buckinghamshire Council (Children's Services)",
+            "agency-buckinghamshire-council-children-s-services",
+        ),
+        ("  NHS  Frimley ICB ", "agency-nhs-frimley-icb"),
+    ],
+)
+def test_an_agency_is_addressed_by_a_slug_of_its_name(name: str, role: str) -> None:
+    assert agency_role(name) == role
+
+
+def test_an_agency_name_without_letters_or_digits_is_refused() -> None:
+    with pytest.raises(Refused):
+        agency_role(" -- ")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"before": (0,)},
+        {"before": (5, 5)},
+        {"ladder": (Rung(5, ("a",)), Rung(1, ("b",)))},
+        {"ladder": (Rung(0, ("a",)),)},
+        {"ladder": (Rung(1, ()),)},
+        {"repeat_every": -1},
+        {"owner_role": ""},
+    ],
+)
+def test_a_malformed_policy_is_refused_when_built(bad: dict[str, object]) -> None:
+    values: dict[str, object] = {"owner_role": "panel", **bad}
+    with pytest.raises(ConfigurationError):
+        ReminderPolicy(**values)  # type: ignore[arg-type]
+
+
+# -- properties ------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    due=st.dates(min_value=date(2026, 1, 1), max_value=date(2028, 12, 31)),
+    offset=st.integers(min_value=-15, max_value=60),
+    kind=st.sampled_from(list(ClockKind)),
+)
+def test_whatever_day_a_sweep_runs_it_sends_only_what_a_daily_sweep_sends(
+    due: date, offset: int, kind: ClockKind
+) -> None:
+    today = due + timedelta(days=offset)
+    late = _due(kind, due, today)
+    daily = {m.key("R") for _, m in _schedule(kind, due, until=today)}
+
+    assert {m.key("R") for m in late} <= daily
+    assert len({m.key("R") for m in late}) == len(late)
+    if not CAL.is_working_day(today):
+        assert late == []
