@@ -8,6 +8,7 @@ live in ``models.lifecycle``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -301,16 +302,22 @@ SPECS: dict[StepKind, StepSpec] = {
 }
 
 
-def parse_step_key(key: str) -> tuple[StepKind, int, int]:
-    """Split 'agency_report-2' or 'draft_review-1~3' into (kind, occurrence, attempt)."""
-    base, _, attempt = key.partition("~")
-    kind, _, occurrence = base.rpartition("-")
-    if not kind:
-        kind, occurrence = base, "1"
-    return StepKind(kind), int(occurrence), int(attempt or 1)
+_KEY = re.compile(r"^(?P<kind>[a-z-]+?)-(?P<occurrence>\d+)(?:-retry-(?P<attempt>\d+))?$")
 
 
 def step_key(kind: StepKind, occurrence: int = 1, attempt: int = 1) -> str:
-    """The stable key of a wait: 'rapid_review-1', and 'rapid_review-1~2' after a refused answer."""
-    key = f"{kind.value}-{occurrence}"
-    return key if attempt == 1 else f"{key}~{attempt}"
+    """The stable key of a wait: 'rapid-review-1', and 'rapid-review-1-retry-2' after a refused answer.
+
+    Prefect accepts only lowercase letters, digits and dashes in input keys.
+    """
+    key = f"{kind.value.replace('_', '-')}-{occurrence}"
+    return key if attempt == 1 else f"{key}-retry-{attempt}"
+
+
+def parse_step_key(key: str) -> tuple[StepKind, int, int]:
+    """Split 'agency-report-2' or 'draft-review-1-retry-3' into (kind, occurrence, attempt)."""
+    match = _KEY.match(key)
+    if match is None:
+        raise ValueError(f"'{key}' is not a step key such as 'rapid-review-1'.")
+    kind = StepKind(match["kind"].replace("-", "_"))
+    return kind, int(match["occurrence"]), int(match["attempt"] or 1)

@@ -1,0 +1,110 @@
+"""The review flow: one long-running Prefect flow run per review.
+
+The flow only sequences: register the referral, then loop "read the open step from
+the register → suspend for the answer → record it". It re-runs from the top on every
+resume; every side effect is a cached, idempotent task and every wait has a stable
+key (``rapid_review-1``, ``draft_review-2``, ``chair_decision-1~2`` after a refused
+answer), so a re-run repeats nothing. Waits are suspends (no process is held) with
+no timeout: lateness is the deadline sweep's job.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.context import get_run_context
+from prefect.flow_runs import asuspend_flow_run
+from prefect.input import RunInput
+from prefect.states import Completed, Failed, State
+from pydantic import ValidationError
+
+from lcspr.settings import Settings
+from models.errors import Refused
+from models.lifecycle import OpenStep, describe_validation_error
+from models.referral import Referral
+from models.steps import StepInput
+from tasks.review import (
+    attach_flow_run,
+    name_flow_run,
+    read_open_step,
+    record_decision,
+    record_refusal,
+    register_referral,
+)
+
+ROLE_NAMES = {
+    "business_unit": "the safeguarding partnership business unit",
+    "safeguarding_partners": "the three safeguarding partners (local authority, ICB, police)",
+    "independent_chair": "the Independent Chair (or the delegated safeguarding partners)",
+    "panel_chair": "the review panel chair",
+    "author": "the independent author",
+    "subgroup": "the LCSPR sub group",
+}
+
+_forms: dict[type[StepInput], type[RunInput]] = {}
+
+
+def describe_step(reference: str, step: OpenStep) -> str:
+    """The Markdown shown above the Resume form: what is asked, of whom, by when."""
+    if step.asked_of.startswith("agency-"):
+        asked = "the agencies still to report: " + ", ".join(
+            r.removeprefix("agency-") for r in step.asked_of.split(","))
+    else:
+        asked = ROLE_NAMES.get(step.asked_of, step.asked_of)
+    due = f"**{step.due.isoformat()}**" if step.due else "no statutory due date"
+    lines = [
+        f"### {step.title} — {reference}",
+        "",
+        f"**Asked of:** {asked}  ",
+        f"**Due:** {due}  ",
+        f"**Step:** `{step.key}` (open since {step.opened_on.isoformat()})",
+        "",
+        step.question,
+        "",
+    ]
+    if step.last_refusal:
+        lines += [f"> **The previous answer was refused:** {step.last_refusal}", "> Please answer again.", ""]
+    lines.append("Dates as yyyy-MM-dd. Refer to the child only by the review pseudonym; "
+                 "no names, dates of birth, addresses or NHS numbers.")
+    return "\n".join(lines)
+
+
+def form_for(reference: str, step: OpenStep) -> type[RunInput]:
+    base = _forms.setdefault(step.input_model, RunInput.subclass_from_base_model_type(step.input_model))
+    return base.with_initial_data(description=describe_step(reference, step))
+
+
+@flow(name="lcspr-review", persist_result=True, log_prints=False)
+async def lcspr_review(referral: Referral) -> State[Any]:
+    """Take one referral through its review, waiting in Prefect for each human step."""
+    logger = get_run_logger()
+    settings = Settings()
+    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+    try:
+        referred = await register_referral(referral, settings)
+    except Refused as refusal:
+        logger.error("Referral refused: %s", refusal.reason)
+        return Failed(message=f"Referral refused: {refusal.reason}")
+    reference = referred.reference
+    if referred.flow_run_id not in (None, flow_run_id):
+        return Completed(message=f"Already under review as {reference} (flow run {referred.flow_run_id}).")
+    await attach_flow_run(reference, flow_run_id, settings)
+    await name_flow_run(flow_run_id, reference)
+
+    while (step := await read_open_step(reference, settings)) is not None:
+        logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
+        try:
+            answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=step.key)
+        except ValidationError as exc:
+            if not exc.title.startswith(step.input_model.__name__):
+                raise  # not the person's answer that failed: a fault of ours, let it show
+            # The server does not check every format (e.g. dates); ask again under a new key.
+            await record_refusal(reference, step.key, describe_validation_error(exc), settings)
+            continue
+        payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
+        outcome = await record_decision(reference, step.key, payload, settings)
+        if not outcome.accepted:
+            logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
+    logger.info("%s is closed.", reference)
+    return Completed(message=f"{reference} closed.")

@@ -1,0 +1,86 @@
+"""Prefect tasks the review flow sequences: each one unit of register I/O, with retries.
+
+They are async so the async flow (which skips the sync heartbeat join) awaits them;
+the register underneath is synchronous SQLAlchemy, fine for one review per process.
+
+Side-effect tasks persist their result under a cache key built from the flow run id,
+the task name and the inputs, never the source code: redeploying edited code while
+reviews wait must not make a recorded step run again. The register is idempotent by
+key as well, so even an uncached repeat changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.client.orchestration import get_client
+from prefect.context import TaskRunContext
+
+from lcspr import clock
+from lcspr.settings import Settings
+from models.lifecycle import OpenStep
+from models.referral import Referral
+from tasks.register import Outcome, Referred, Register
+
+
+def run_scoped_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
+    """flow run id + task name + inputs (settings excluded): stable across redeploys."""
+    inputs = {k: v for k, v in parameters.items() if k != "settings"}
+    digest = hashlib.sha256(
+        json.dumps(inputs, sort_keys=True, default=_plain).encode()
+    ).hexdigest()[:24]
+    return f"{context.task_run.flow_run_id}:{context.task.name}:{digest}"
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    return str(value)
+
+
+def register_for(settings: Settings) -> Register:
+    register = Register(settings.register_url, settings.policy())
+    register.policy_prefix = settings.reference_prefix
+    return register
+
+
+SIDE_EFFECT = dict(cache_key_fn=run_scoped_key, persist_result=True, retries=3, retry_delay_seconds=[2, 10, 30])
+
+
+@task(name="register-referral", **SIDE_EFFECT)  # type: ignore[call-overload]
+async def register_referral(referral: Referral, settings: Settings) -> Referred:
+    """Open the review for a referral, or find the one it already opened."""
+    return register_for(settings).refer(referral, clock.today(), clock.now())
+
+
+@task(name="attach-flow-run", **SIDE_EFFECT)  # type: ignore[call-overload]
+async def attach_flow_run(reference: str, flow_run_id: str, settings: Settings) -> None:
+    register_for(settings).attach_flow_run(reference, flow_run_id, clock.now())
+
+
+@task(name="name-flow-run", **SIDE_EFFECT)  # type: ignore[call-overload]
+async def name_flow_run(flow_run_id: str, name: str) -> None:
+    """Name the run by the review reference (a run started from the UI gets a random name)."""
+    async with get_client() as client:
+        await client.update_flow_run(flow_run_id, name=name)
+
+
+@task(name="read-open-step", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])
+async def read_open_step(reference: str, settings: Settings) -> OpenStep | None:
+    """What the review waits on now. A read: never cached (Prefect caches by inputs
+    by default once results persist), the register is the truth."""
+    return register_for(settings).open_step(reference)
+
+
+@task(name="record-decision", **SIDE_EFFECT)  # type: ignore[call-overload]
+async def record_decision(reference: str, key: str, payload: dict[str, Any], settings: Settings) -> Outcome:
+    return register_for(settings).record_decision(reference, key, payload, clock.today(), clock.now())
+
+
+@task(name="record-refusal", **SIDE_EFFECT)  # type: ignore[call-overload]
+async def record_refusal(reference: str, key: str, reason: str, settings: Settings) -> Outcome:
+    return register_for(settings).record_refusal(reference, key, reason, clock.now())
