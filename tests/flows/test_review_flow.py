@@ -1,0 +1,157 @@
+"""The review flow against a real Prefect server: every route, loops, replays, refusals."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect.client.orchestration import get_client
+
+from tasks.register import Register
+from tasks.review import register_for
+from tests.conftest import make_referral
+from tests.flows import answers as A
+
+
+def start(driver: Any, settings: Any, agency_reference: str, **referral: Any) -> tuple[UUID, str, Register]:
+    run_id = driver.start(make_referral(agency_reference=agency_reference, **referral))
+    register = register_for(settings)
+    reference = register.find_by_agency_reference("Thames Valley Police", agency_reference)
+    assert reference is not None
+    return run_id, reference, register
+
+
+def open_key(register: Register, reference: str) -> str | None:
+    step = register.open_step(reference)
+    return step.key if step else None
+
+
+def test_a_full_lcspr_runs_from_referral_to_closure(driver, flow_settings):
+    """Each step suspends the run; resuming it with the answer moves the register on, through two draft rounds and a deferral."""
+    run_id, ref, register = start(driver, flow_settings, "FLOW-FULL")
+    for expected, answer in A.FULL_LCSPR:
+        assert driver.state(run_id).name == "Suspended"
+        assert open_key(register, ref) == expected
+        driver.answer(run_id, answer)
+    assert driver.state(run_id).is_completed()
+    review = register.load(ref)
+    assert review.stage == "closed"
+    assert review.draft_round == 2 and review.deferrals == 1
+    assert review.published_on is not None
+    clocks = {c.key: c for c in review.clocks}
+    assert clocks["rapid_review"].met_on is not None
+    assert clocks["deferral_review:deferral-1"].met_on is not None
+    assert clocks["publication"].met_on is not None
+    assert all(c.met_on or c.stopped_on or c.kind == "stays_published" for c in review.clocks)
+    accepted = [d.key for d in register.decisions(ref) if d.accepted]
+    assert accepted == [key for key, _ in A.FULL_LCSPR]
+    assert register.verify_audit(ref) == []
+
+
+def test_the_flow_run_is_named_by_the_review_reference(driver, flow_settings):
+    import asyncio
+
+    run_id, ref, _ = start(driver, flow_settings, "FLOW-NAME")
+
+    async def name() -> str:
+        async with get_client() as client:
+            return (await client.read_flow_run(run_id)).name
+
+    assert asyncio.run(name()) == ref
+
+
+@pytest.mark.parametrize(
+    ("outcome", "then"),
+    [
+        ("no_further_review", []),
+        ("national_review", []),
+        ("reflective_learning_session",
+         [("learning-review-1", A.a(decided_on="2026-05-01", learning="Agencies to escalate disagreements sooner.")),
+          ("closure-1", A.a(decided_on="2026-05-20", impact_evidence="Learning briefing issued to all agencies."))]),
+        ("practice_review",
+         [("learning-review-1", A.a(decided_on="2026-05-01", learning="Agencies to escalate disagreements sooner.",
+                                    recommendations="Publish an escalation protocol")),
+          ("action-1", A.a(decided_on="2026-05-02", recommendation_number=1, owner_agency="Frimley ICB",
+                           action="Publish the escalation protocol", due_on="2026-07-01", last_action=True)),
+          ("action-update-1", A.a(decided_on="2026-06-20", action_number=1, evidence="Protocol published.")),
+          ("closure-1", A.a(decided_on="2026-07-10", impact_evidence="Escalations logged within 2 days now."))]),
+    ],
+)
+def test_every_other_route_ends_closed(driver, flow_settings, outcome, then):
+    run_id, ref, register = start(driver, flow_settings, f"FLOW-{outcome}")
+    decision = {**A.LCSPR, "outcome": outcome}
+    for answer in (A.NOTIFIED, A.RAPID_REVIEW, decision):
+        driver.answer(run_id, answer)
+    for expected, answer in then:
+        assert open_key(register, ref) == expected
+        driver.answer(run_id, answer)
+    assert open_key(register, ref) is None
+    assert driver.state(run_id).is_completed()
+    review = register.load(ref)
+    assert review.stage == "closed"
+    assert review.route == {"no_further_review": "no_further_review", "national_review": "national_review"}.get(
+        outcome, "learning_review")
+
+
+def test_a_resumed_run_replayed_twice_from_the_top_changes_nothing(driver, flow_settings):
+    run_id, ref, register = start(driver, flow_settings, "FLOW-REPLAY")
+    driver.answer(run_id, A.NOTIFIED)
+    before = [(d.key, d.accepted) for d in register.decisions(ref)]
+    audit_before = len(register.audit_trail(ref))
+    # A worker dying and the run being started again re-runs the body from the top.
+    for _ in range(2):
+        async_state = driver.run_until_waiting(run_id)
+        assert async_state == "Suspended"
+    assert [(d.key, d.accepted) for d in register.decisions(ref)] == before
+    assert len(register.audit_trail(ref)) == audit_before
+    assert open_key(register, ref) == "rapid-review-1"
+
+
+def test_an_answer_the_server_rejects_leaves_the_step_open(driver, flow_settings):
+    """An outcome outside the form's choices is refused by the server: the run stays suspended."""
+    run_id, ref, register = start(driver, flow_settings, "FLOW-REJECT")
+
+    async def resume() -> Any:
+        async with get_client() as client:
+            return await client.resume_flow_run(run_id, run_input={**A.NOTIFIED, "outcome": "maybe"})
+
+    import asyncio
+
+    response = asyncio.run(resume())
+    assert response.status.value == "REJECT"
+    assert driver.state(run_id).name == "Suspended"
+    assert open_key(register, ref) == "notification-1"
+    assert register.decisions(ref) == []
+
+
+def test_an_answer_the_rules_refuse_is_asked_again_with_the_reason(driver, flow_settings):
+    run_id, ref, register = start(driver, flow_settings, "FLOW-REFUSE")
+    driver.answer(run_id, {**A.NOTIFIED, "decided_on": "2026-03-01"})  # before the step opened (aware 03-03)
+    assert driver.state(run_id).name == "Suspended"
+    step = register.open_step(ref)
+    assert step.key == "notification-1-retry-2"
+    assert "before this step opened" in step.last_refusal
+    assert register.load(ref).stage == "referred"
+    driver.answer(run_id, A.NOTIFIED)
+    assert open_key(register, ref) == "rapid-review-1"
+
+
+def test_a_date_the_server_lets_through_in_the_wrong_format_is_asked_again(driver, flow_settings):
+    """The server ignores format: date; the flow must not fail on a person's input."""
+    run_id, ref, register = start(driver, flow_settings, "FLOW-DATE")
+    state = driver.answer(run_id, {**A.NOTIFIED, "decided_on": "05/03/2026"})
+    assert state == "Suspended"
+    step = register.open_step(ref)
+    assert step.key == "notification-1-retry-2"
+    assert "decided_on" in step.last_refusal
+    driver.answer(run_id, A.NOTIFIED)
+    assert open_key(register, ref) == "rapid-review-1"
+
+
+def test_a_second_run_for_the_same_referral_does_not_open_a_second_review(driver, flow_settings):
+    run_id, ref, register = start(driver, flow_settings, "FLOW-DUP")
+    second = driver.start(make_referral(agency_reference="FLOW-DUP"))
+    assert driver.state(second).is_completed()
+    assert register.flow_run_id(ref) == str(run_id)
+    assert register.references(include_closed=True).count(ref) == 1
