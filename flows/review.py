@@ -24,6 +24,7 @@ from models.errors import Refused
 from models.lifecycle import OpenStep, describe_validation_error
 from models.referral import Referral
 from models.steps import StepInput
+from tasks.notify import announce_step, deliver_messages
 from tasks.review import (
     attach_flow_run,
     name_flow_run,
@@ -94,6 +95,8 @@ async def lcspr_review(referral: Referral) -> State[Any]:
 
     while (step := await read_open_step(reference, settings)) is not None:
         logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
+        if await announce_step(reference, step.key, settings):
+            await deliver_messages(settings, reference)
         try:
             answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=step.key)
         except ValidationError as exc:

@@ -52,6 +52,10 @@ class DeliveryFailed(LcsprError):
     """A message could not be handed to any mail server for its role; retry later."""
 
 
+class NoRecipient(DeliveryFailed):
+    """No address in the config carries the role's tag."""
+
+
 class AppriseDispatcher:
     """Sends a rendered message to every address tagged with a role in an Apprise config."""
 
@@ -64,7 +68,7 @@ class AppriseDispatcher:
             raise DeliveryFailed(f"{role!r} is not a valid role name for notification routing.")
         notifier = self._load()
         if not any(True for _ in notifier.find(role)):
-            raise DeliveryFailed(
+            raise NoRecipient(
                 f"No recipient is configured for role {role} in {self.config_path}."
             )
         # Apprise reports why a send failed only in its log; capture it for the error.

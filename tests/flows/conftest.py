@@ -25,19 +25,33 @@ from prefect.testing.utilities import prefect_test_harness
 from flows.review import lcspr_review
 from lcspr.settings import Settings
 from models.referral import Referral
+from models.reminders import Role
+from notifications.dispatch import write_local_config
+from notifications.local_smtp import LocalOutbox
 
 
 @pytest.fixture(scope="session")
-def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalOutbox]:
     home = tmp_path_factory.mktemp("lcspr-flows")
     os.environ["LCSPR_HOME"] = str(home)
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
-    with prefect_test_harness(server_startup_timeout=60):
-        yield
+    # A real SMTP server and an Apprise config routing every role to it, as `lcspr up` sets up.
+    with LocalOutbox(home / "outbox") as outbox:
+        os.environ["LCSPR_SMTP_PORT"] = str(outbox.port)
+        write_local_config(home / "apprise.yml", smtp_host="127.0.0.1", smtp_port=outbox.port,
+                           addresses={r.value: f"{r.value}@partnership.test" for r in Role},
+                           sender="lcspr@partnership.test")
+        with prefect_test_harness(server_startup_timeout=60):
+            yield outbox
 
 
 @pytest.fixture(scope="session")
-def deployment_id(prefect_server: None) -> UUID:
+def mailbox(prefect_server: LocalOutbox) -> LocalOutbox:
+    return prefect_server
+
+
+@pytest.fixture(scope="session")
+def deployment_id(prefect_server: LocalOutbox) -> UUID:
     async def apply() -> UUID:
         deployment = await lcspr_review.ato_deployment(name="test")
         return await deployment.apply()
@@ -96,7 +110,7 @@ class ReviewDriver:
 
 
 @pytest.fixture
-def flow_settings(prefect_server: None) -> Settings:
+def flow_settings(prefect_server: LocalOutbox) -> Settings:
     # The flow builds Settings() from the environment, as a worker would: use the same.
     return Settings()
 

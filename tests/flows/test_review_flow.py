@@ -155,3 +155,24 @@ def test_a_second_run_for_the_same_referral_does_not_open_a_second_review(driver
     assert driver.state(second).is_completed()
     assert register.flow_run_id(ref) == str(run_id)
     assert register.references(include_closed=True).count(ref) == 1
+
+
+def test_people_hear_when_a_step_opens_and_the_business_unit_gets_the_statutory_message(
+        driver, flow_settings, mailbox):
+    run_id, ref, register = start(driver, flow_settings, "FLOW-MAIL", child_pseudonym="Child Q",
+                                  outline="CANARY-OUTLINE the outline must never leave the register.")
+    for answer in (A.NOTIFIED, A.RAPID_REVIEW, A.LCSPR):
+        driver.answer(run_id, answer)
+    mine = [m for m in mailbox.messages() if f"[{ref}]" in m["Subject"]]
+    subjects = [(m["To"], m["Subject"]) for m in mine]
+    assert any(to == "business_unit@partnership.test" and "Serious incident notification" in s for to, s in subjects)
+    assert any(to == "safeguarding_partners@partnership.test" and "Rapid Review" in s for to, s in subjects)
+    assert any(to == "independent_chair@partnership.test" for to, _ in subjects)
+    statutory = [m for m in mine if m["To"] == "business_unit@partnership.test" and "DfE" in m["Subject"]]
+    assert len(statutory) >= 1
+    for m in mine:
+        body = m.get_body(("plain", "html")).get_content()
+        assert "Child Q" not in body and "CANARY-OUTLINE" not in body
+        assert ref in body
+    # Each announcement once, even though the flow body re-ran from the top at every resume.
+    assert len(subjects) == len(set(subjects))

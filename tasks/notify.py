@@ -1,0 +1,58 @@
+"""Prefect tasks for messages: announce an opened step, run the deadline sweep, deliver the outbox."""
+
+from __future__ import annotations
+
+import os
+import socket
+from datetime import date
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from lcspr import clock
+from lcspr.settings import Settings
+from models.notices import step_notices
+from notifications.dispatch import AppriseDispatcher
+from tasks.outbox import DeliveryReport, Outbox, SweepReport, sweep
+from tasks.register import Register
+from tasks.review import SIDE_EFFECT, register_for
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def outbox_for(settings: Settings, register: Register | None = None) -> Outbox:
+    return Outbox(register or register_for(settings), partnership=settings.partnership, ui_url=settings.ui_url,
+                  fallback_role=settings.unrouted_fallback_role)
+
+
+def dispatcher_for(settings: Settings) -> AppriseDispatcher:
+    return AppriseDispatcher(settings.apprise_config_path)
+
+
+@task(name="announce-step", **SIDE_EFFECT)  # type: ignore[call-overload]
+async def announce_step(reference: str, step_key: str, settings: Settings) -> list[str]:
+    """Queue the 'step opened' messages (and any statutory message) for the open step."""
+    register = register_for(settings)
+    step = register.open_step(reference)
+    if step is None or step.key != step_key:
+        return []
+    return outbox_for(settings, register).queue(reference, step_notices(reference, step), clock.now())
+
+
+@task(name="deliver-messages", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+async def deliver_messages(settings: Settings, reference: str | None = None) -> dict[str, Any]:
+    """Send what is pending; failures stay pending with their error (never raised: nothing is lost)."""
+    report: DeliveryReport = outbox_for(settings).deliver(
+        dispatcher_for(settings), clock.now(), worker_name(), reference=reference)
+    return {"sent": len(report.sent), "failed": report.failed}
+
+
+@task(name="sweep-clocks", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
+async def sweep_clocks(settings: Settings, as_of: date | None, dry_run: bool) -> SweepReport:
+    register = register_for(settings)
+    return sweep(register, outbox_for(settings, register), None if dry_run else dispatcher_for(settings),
+                 today=as_of or clock.today(), now=clock.now(), worker=worker_name(),
+                 policies=settings.reminder_policies(), dry_run=dry_run)
