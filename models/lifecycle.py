@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from models.clocks import DEFAULT_RULES, Clock, ClockKind, ClockRule
+from models.clocks import DEFAULT_RULES, Clock, ClockKind, ClockRule, Extension
 from models.errors import Refused
 from models.identifiers import ensure_no_identifiers
 from models.referral import Referral
@@ -816,7 +816,17 @@ def replay(reference: str, referral: Referral, log: Sequence[LoggedDecision], po
         if entry.key.startswith("clock-"):
             if entry.accepted:
                 adj = ClockAdjustment.model_validate(dict(entry.payload))
-                review = adjust_clock(review, adj, adj.on, policy)
+                if adj.action == "extend" and adj.new_due is not None:
+                    # An agreed extension is a fact: re-judging "later than the current due
+                    # date" under a changed calendar or rule would refuse what was accepted.
+                    clock = review.clock(adj.clock)
+                    ext = Extension(new_due=adj.new_due, reason=adj.reason, by=adj.by, on=adj.on)
+                    extended = replace(clock, extensions=(*clock.extensions, ext))
+                    clocks = tuple(extended if c.key == clock.key else c for c in review.clocks)
+                    adjustments = review.clock_adjustments + 1
+                    review = replace(review, clocks=clocks, clock_adjustments=adjustments)
+                else:
+                    review = adjust_clock(review, adj, adj.on, policy)
             continue
         if not entry.accepted:
             review = refuse(review, entry.reason)

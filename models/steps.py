@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from models.errors import Refused
+
 
 class StepKind(StrEnum):
     NOTIFICATION = "notification"
@@ -318,6 +320,6 @@ def parse_step_key(key: str) -> tuple[StepKind, int, int]:
     """Split 'agency-report-2' or 'draft-review-1-retry-3' into (kind, occurrence, attempt)."""
     match = _KEY.match(key)
     if match is None:
-        raise ValueError(f"'{key}' is not a step key such as 'rapid-review-1'.")
+        raise Refused(f"'{key}' is not a step key such as 'rapid-review-1'.")
     kind = StepKind(match["kind"].replace("-", "_"))
     return kind, int(match["occurrence"]), int(match["attempt"] or 1)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from models.errors import NotFound, Refused
+from models.errors import IdentifierFound, NotFound, Refused
 from models.lifecycle import (
     ClockAdjustment,
     LoggedDecision,
@@ -294,7 +294,11 @@ class Register:
             except Refused as refusal:
                 if step is None or key != step.key:
                     raise  # not the open step: nothing to record, the caller is told why
-                self._append(s, row, key, payload, False, refusal.reason, step, now)
+                stored = payload
+                if isinstance(refusal, IdentifierFound):
+                    # The refused text may identify a child; the register never holds it.
+                    stored = {k: v for k, v in payload.items() if k in ("decided_on", "decided_by")}
+                self._append(s, row, key, stored, False, refusal.reason, step, now)
                 after = refuse(review, refusal.reason)
                 self._project(s, row, after, now)
                 self._audit(s, row, now, str(payload.get("decided_by", "")) or "unknown", "decision_refused",
@@ -351,12 +355,16 @@ class Register:
                 reason: str, step: OpenStep | None, now: datetime) -> None:
         seq = (s.scalar(select(func.max(Decision.seq)).where(Decision.review_id == row.id)) or 0) + 1
         decided_on = payload.get("decided_on") or payload.get("on")
+        try:
+            decided = date.fromisoformat(str(decided_on)) if decided_on else None
+        except ValueError:  # a refused answer may carry an unreadable date; log it anyway
+            decided = None
         s.add(Decision(
             review_id=row.id, seq=seq, key=key, step=step.kind.value if step else "clock",
             payload=_json(dict(payload)), accepted=accepted, reason=reason,
             decided_by=str(payload.get("decided_by") or payload.get("by") or "")[:80],
             asked_of=step.asked_of[:400] if step else "", recorded_at=now,
-            decided_on=date.fromisoformat(str(decided_on)) if decided_on else None,
+            decided_on=decided,
         ))
 
     def _audit(self, s: Session, row: ReviewRow, now: datetime, actor: str, event_name: str,
@@ -366,8 +374,9 @@ class Register:
         seq = last.seq + 1 if last else 1
         prev = last.hash if last else ""
         clean = _json(dict(detail))
-        s.add(AuditEvent(review_id=row.id, seq=seq, at=now, actor=actor[:80], event=event_name, detail=clean,
-                         prev_hash=prev, hash=_chain_hash(prev, seq, now, actor[:80], event_name, clean)))
+        at = now.astimezone(UTC) if now.tzinfo is not None else now  # stored as hashed, in UTC
+        s.add(AuditEvent(review_id=row.id, seq=seq, at=at, actor=actor[:80], event=event_name, detail=clean,
+                         prev_hash=prev, hash=_chain_hash(prev, seq, at, actor[:80], event_name, clean)))
 
     def _project(self, s: Session, row: ReviewRow, review: Review, now: datetime) -> None:
         """Write the review's projections so queries see what the log says."""
@@ -401,6 +410,9 @@ class Register:
 
 def _chain_hash(prev: str, seq: int, at: datetime, actor: str, event_name: str, detail: Any) -> str:
     # Timestamps are hashed as stored; SQLite returns them naive, so drop tzinfo for a stable form.
+    # PostgreSQL returns them in the session's time zone, so bring an aware one back to UTC first.
+    if at.tzinfo is not None:
+        at = at.astimezone(UTC)
     stamp = at.replace(tzinfo=None).isoformat(timespec="microseconds")
     body = _canonical({"seq": seq, "at": stamp, "actor": actor, "event": event_name, "detail": detail})
     return hashlib.sha256((prev + body).encode()).hexdigest()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -12,8 +14,11 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from lcspr.settings import Settings  # noqa: E402
-from models.referral import Referral  # noqa: E402
+from sqlalchemy import create_engine
+
+import tasks.register as register_module
+from lcspr.settings import Settings
+from models.referral import Referral
 
 
 def make_referral(**overrides: object) -> Referral:
@@ -40,6 +45,25 @@ def referral() -> Referral:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    url = os.environ.get("LCSPR_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'register.db'}"
-    return Settings(home=tmp_path, database_url=url, _env_file=None)  # type: ignore[call-arg]
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings for one test: a fresh SQLite file, or a fresh schema on LCSPR_TEST_DATABASE_URL."""
+    base = os.environ.get("LCSPR_TEST_DATABASE_URL")
+    if not base:
+        yield Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'register.db'}", _env_file=None)
+        return
+    # Each test gets its own PostgreSQL schema, dropped afterwards, so reruns start empty.
+    schema = f"lcspr_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    scoped = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    try:
+        yield Settings(home=tmp_path, database_url=scoped, _env_file=None)
+    finally:
+        engine = register_module._engines.pop(scoped, None)
+        if engine is not None:
+            engine.dispose()
+        register_module._migrated.discard(scoped)
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+        admin.dispose()
