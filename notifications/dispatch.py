@@ -23,19 +23,26 @@ Production: use ``mailtos://`` (STARTTLS and login), for example::
     - "mailtos://USER:PASSWORD@smtp.example.org:587?from=lcspr%40example.org&to=chair%40example.org":
         - tag: independent_chair
 
-Apprise's YAML config does not expand environment variables, so the file must never be
-committed with a password in it: generate it at deployment time from secrets held in the
-environment (or a secret store), keep it outside the repository, readable only by the
-service account, and point the ``apprise_config`` setting at it.
+Apprise's YAML config does not expand environment variables, so we do, before Apprise
+reads it: ``${NAME}`` is replaced by the environment variable NAME and ``${secret:NAME}``
+by the Prefect Secret block NAME (the resolver is passed in, so this module does not
+depend on Prefect). The file in the repository or on disk then holds no password::
+
+    - "mailtos://${LCSPR_SMTP_USER}:${secret:lcspr-smtp-password}@smtp.example.org:587?from=...&to=...":
+        - tag: independent_chair
+
+A placeholder with no value is a configuration error naming the placeholder (never a
+value). Keep the file readable only by the service account.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import apprise
 import yaml
@@ -59,8 +66,11 @@ class NoRecipient(DeliveryFailed):
 class AppriseDispatcher:
     """Sends a rendered message to every address tagged with a role in an Apprise config."""
 
-    def __init__(self, config_path: Path) -> None:
+    def __init__(self, config_path: Path, secret: Callable[[str], str | None] | None = None,
+                 environ: Mapping[str, str] | None = None) -> None:
         self.config_path = config_path
+        self.secret = secret
+        self.environ = os.environ if environ is None else environ
 
     def send(self, *, role: str, message: RenderedMessage) -> None:
         """Deliver ``message`` to the URLs tagged ``role``; raise DeliveryFailed otherwise."""
@@ -96,12 +106,32 @@ class AppriseDispatcher:
                 f"The notification config {self.config_path} does not exist; create it "
                 "(for local use, write_local_config writes one)."
             )
+        text = expand_placeholders(self.config_path.read_text(encoding="utf-8"), self.environ, self.secret,
+                                   where=str(self.config_path))
         config = apprise.AppriseConfig()
-        if not config.add(str(self.config_path)):
+        if not config.add_config(text, format="yaml"):
             raise ConfigurationError(f"Apprise could not read {self.config_path}.")
         notifier = apprise.Apprise()
         notifier.add(config)
         return notifier
+
+
+_PLACEHOLDER = re.compile(r"\$\{(secret:)?([A-Za-z0-9_.-]+)\}")
+
+
+def expand_placeholders(text: str, environ: Mapping[str, str],
+                        secret: Callable[[str], str | None] | None, where: str) -> str:
+    """Replace ``${NAME}`` (environment) and ``${secret:NAME}`` (secret store) in a config text."""
+
+    def value(match: re.Match[str]) -> str:
+        is_secret, name = match.group(1), match.group(2)
+        found = (secret(name) if secret else None) if is_secret else environ.get(name)
+        if found is None:
+            source = "secret" if is_secret else "environment variable"
+            raise ConfigurationError(f"{where} uses the {source} {name}, which has no value.")
+        return quote(found, safe="")
+
+    return _PLACEHOLDER.sub(value, text)
 
 
 def write_local_config(

@@ -28,8 +28,18 @@ def outbox_for(settings: Settings, register: Register | None = None) -> Outbox:
                   fallback_role=settings.unrouted_fallback_role)
 
 
+def prefect_secret(name: str) -> str | None:
+    """A Prefect Secret block's value, for ``${secret:NAME}`` in the Apprise config."""
+    from prefect.blocks.system import Secret
+
+    try:
+        return str(Secret.load(name).get())
+    except ValueError:  # no block of that name
+        return None
+
+
 def dispatcher_for(settings: Settings) -> AppriseDispatcher:
-    return AppriseDispatcher(settings.apprise_config_path)
+    return AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret)
 
 
 @task(name="announce-step", **SIDE_EFFECT)  # type: ignore[call-overload]

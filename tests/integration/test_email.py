@@ -128,3 +128,30 @@ def test_the_local_config_tags_one_plain_smtp_url_per_role(tmp_path: Path) -> No
     assert text.count("mailto://127.0.0.1:8025?from=lcspr%40localhost&to=") == 2
     assert "tag: business_unit" in text
     assert "tag: agency-thames-valley-police" in text
+
+
+def test_config_placeholders_come_from_the_environment_and_the_secret_store(tmp_path, monkeypatch):
+    """Passwords never sit in the config file: ${NAME} and ${secret:NAME} are filled in at send time."""
+    from notifications.dispatch import expand_placeholders
+
+    text = "mailtos://${SMTP_USER}:${secret:smtp-password}@smtp.example.org:587?to=a%40b.org"
+    out = expand_placeholders(text, {"SMTP_USER": "lcspr"}, {"smtp-password": "p@ss word"}.get, where="cfg")
+    assert out == "mailtos://lcspr:p%40ss%20word@smtp.example.org:587?to=a%40b.org"
+    with pytest.raises(ConfigurationError, match="environment variable SMTP_USER"):
+        expand_placeholders(text, {}, {"smtp-password": "x"}.get, where="cfg")
+    with pytest.raises(ConfigurationError, match="secret smtp-password"):
+        expand_placeholders(text, {"SMTP_USER": "u"}, None, where="cfg")
+
+
+def test_a_config_with_an_environment_placeholder_delivers(tmp_path):
+    from notifications.dispatch import AppriseDispatcher
+
+    with LocalOutbox(tmp_path / "box") as box:
+        cfg = tmp_path / "apprise.yml"
+        cfg.write_text(
+            "version: 1\nurls:\n"
+            f"  - \"mailto://127.0.0.1:{box.port}?from=x%40p.test&to=${{CHAIR_ADDRESS}}\":\n"
+            "      - tag: independent_chair\n")
+        AppriseDispatcher(cfg, environ={"CHAIR_ADDRESS": "chair@p.test"}).send(
+            role="independent_chair", message=_message("independent_chair"))
+        assert [m["To"] for m in box.messages()] == ["chair@p.test"]
