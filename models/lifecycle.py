@@ -296,9 +296,14 @@ def _notification(review: Review, v: NotificationInput, policy: Policy) -> Revie
 # -- rapid review
 def _check_rapid_review(review: Review, v: RapidReviewInput, policy: Policy) -> None:
     if not v.sent_to_panel:
-        raise Refused("The rapid review must go to the National Panel before the Chair decides; tick 'Sent to the National Panel' once it has.")
+        raise Refused(
+            "The rapid review must go to the National Panel before the Chair decides; "
+            "tick 'Sent to the National Panel' once it has."
+        )
     if not v.immediate_safety_actions:
-        raise Refused("The partners must consider immediate safety actions as part of the rapid review; confirm they did.")
+        raise Refused(
+            "The partners must consider immediate safety actions as part of the rapid review; confirm they did."
+        )
 
 
 def _rapid_review(review: Review, v: RapidReviewInput, policy: Policy) -> Review:
@@ -332,7 +337,9 @@ def _check_inform_bodies(review: Review, v: InformBodiesInput, policy: Policy) -
     missing = [n for n, ok in (("the DfE", v.dfe_informed), ("Ofsted", v.ofsted_informed),
                                ("the National Panel", v.panel_informed)) if not ok]
     if missing:
-        raise Refused(f"All three bodies must be informed of the decision to hold an LCSPR; not yet: {', '.join(missing)}.")
+        raise Refused(
+            f"All three bodies must be informed of the decision to hold an LCSPR; not yet: {', '.join(missing)}."
+        )
 
 
 def _inform_bodies(review: Review, v: InformBodiesInput, policy: Policy) -> Review:
@@ -343,7 +350,10 @@ def _inform_bodies(review: Review, v: InformBodiesInput, policy: Policy) -> Revi
 # -- author
 def _check_author(review: Review, v: AuthorAppointmentInput, policy: Policy) -> None:
     if not v.independence_confirmed:
-        raise Refused("The independent author must be independent of the agencies and people involved; confirm independence or appoint another author.")
+        raise Refused(
+            "The independent author must be independent of the agencies and people involved; "
+            "confirm independence or appoint another author."
+        )
     if v.conflicts == "declared_and_managed" and len(v.conflict_details) < 10:
         raise Refused("Describe how the declared conflicts of interest are managed (Conflict details).")
 
@@ -355,7 +365,9 @@ def _author(review: Review, v: AuthorAppointmentInput, policy: Policy) -> Review
 # -- terms of reference
 def _check_tor(review: Review, v: TermsOfReferenceInput, policy: Policy) -> None:
     if v.period_from >= v.period_to:
-        raise Refused(f"The period under review must start before it ends ({v.period_from} is not before {v.period_to}).")
+        raise Refused(
+            f"The period under review must start before it ends ({v.period_from} is not before {v.period_to})."
+        )
     if v.period_to > v.decided_on:
         raise Refused("The period under review cannot end after the Terms of Reference are signed off.")
     agencies = split_agencies(v.agencies_in_scope)
@@ -441,7 +453,9 @@ def _check_final_report(review: Review, v: FinalReportInput, policy: Policy) -> 
 def _final_report(review: Review, v: FinalReportInput, policy: Policy) -> Review:
     review = replace(review, recommendations=tuple(split_list(v.recommendations)),
                      planned_publication=v.planned_publication, stage=Stage.SENDING_FINAL_REPORT)
-    return _start_clock(review, policy, ClockKind.FINAL_REPORT_TO_BODIES, v.planned_publication, owner_role="business_unit")
+    return _start_clock(
+        review, policy, ClockKind.FINAL_REPORT_TO_BODIES, v.planned_publication, owner_role="business_unit"
+    )
 
 
 def _check_final_report_sent(review: Review, v: FinalReportSentInput, policy: Policy) -> None:
@@ -530,7 +544,10 @@ def _check_action(review: Review, v: ActionInput, policy: Policy) -> None:
         covered = {a.recommendation_number for a in review.actions} | {v.recommendation_number}
         uncovered = [str(i) for i in range(1, len(review.recommendations) + 1) if i not in covered]
         if uncovered:
-            raise Refused(f"Every recommendation needs an action before the plan is complete; none yet for: {', '.join(uncovered)}.")
+            raise Refused(
+                "Every recommendation needs an action before the plan is complete; "
+                f"none yet for: {', '.join(uncovered)}."
+            )
 
 
 def _action(review: Review, v: ActionInput, policy: Policy) -> Review:
@@ -646,7 +663,9 @@ def _step_clock(review: Review, kind: StepKind, policy: Policy) -> str:
     if kind is StepKind.AGENCY_REPORT:
         candidates = [c for c in review.clocks if c.kind is ClockKind.AGENCY_REPORT and c.met_on is None]
     elif kind is StepKind.ACTION_UPDATE:
-        candidates = [c for c in review.clocks if c.kind is ClockKind.ACTION and c.met_on is None and c.stopped_on is None]
+        candidates = [
+            c for c in review.clocks if c.kind is ClockKind.ACTION and c.met_on is None and c.stopped_on is None
+        ]
     elif kind is StepKind.DRAFT_REVIEW:
         candidates = [c for c in review.clocks if c.key == f"draft_round:round-{review.draft_round}"]
     elif kind is StepKind.PUBLICATION:

@@ -35,7 +35,8 @@ class Referral(BaseModel):
     agency_reference: str = Field(
         min_length=2,
         max_length=40,
-        description="The referring agency's own case reference. A second referral with the same reference returns the existing review.",
+        description="The referring agency's own case reference. "
+        "A second referral with the same reference returns the existing review.",
     )
     referred_by: str = Field(
         min_length=2, max_length=80, description="Who is referring (name and role), e.g. 'J. Patel, DSL'."

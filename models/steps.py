@@ -256,7 +256,8 @@ SPECS: dict[StepKind, StepSpec] = {
                  "Record the rapid review: immediate safety actions, learning and the recommendation to the Chair.",
                  RapidReviewInput),
         StepSpec(StepKind.CHAIR_DECISION, "Chair decision", "independent_chair",
-                 "Decide whether a Local Child Safeguarding Practice Review goes ahead, and record under which delegation.",
+                 "Decide whether a Local Child Safeguarding Practice Review goes ahead, "
+                 "and record under which delegation.",
                  ChairDecisionInput),
         StepSpec(StepKind.INFORM_BODIES, "Inform DfE, Ofsted and the National Panel", "business_unit",
                  "Confirm that the DfE, Ofsted and the National Panel were told of the decision to hold an LCSPR.",
@@ -283,7 +284,8 @@ SPECS: dict[StepKind, StepSpec] = {
                  "Sign off the final report and its recommendations, and set the planned publication date.",
                  FinalReportInput),
         StepSpec(StepKind.FINAL_REPORT_SENT, "Final report sent to Panel, DfE and Ofsted", "business_unit",
-                 "Confirm the final report went to the National Panel, the DfE and Ofsted at least 7 working days before publication.",
+                 "Confirm the final report went to the National Panel, the DfE and Ofsted "
+                 "at least 7 working days before publication.",
                  FinalReportSentInput),
         StepSpec(StepKind.PUBLICATION, "Publication or deferral", "safeguarding_partners",
                  "Record that the report was published, or that publication is deferred (with the reason).",

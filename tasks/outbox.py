@@ -18,11 +18,11 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from models.clocks import ClockKind
 from models.errors import LcsprError
 from models.notices import Notice, clock_notices
 from models.register import ClockRow, OutboxMessage, ReviewRow
 from models.reminders import ReminderPolicy
-from models.clocks import ClockKind
 from notifications.dispatch import AppriseDispatcher, NoRecipient
 from notifications.render import RenderedMessage, render
 from tasks.register import Register

@@ -34,13 +34,13 @@ from models.lifecycle import (
     Policy,
     Review,
     adjust_clock,
+    apply_decision,
     check_decision,
     open_review,
     open_step,
     parse_input,
     refuse,
     replay,
-    apply_decision,
 )
 from models.referral import Referral, check_referral
 from models.register import (

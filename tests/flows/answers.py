@@ -28,7 +28,8 @@ DRAFT_1 = a(decided_on="2026-06-01", version="v0.1")
 CHANGES = a(decided_on="2026-06-10", outcome="changes_requested", comments="Sharpen findings 2 and 3.")
 DRAFT_2 = a(decided_on="2026-06-20", version="v0.2")
 ACCEPTED = a(decided_on="2026-06-30", outcome="accepted")
-FINAL = a(decided_on="2026-07-06", recommendations="Share information at strategy meetings | Train staff on bruising in non-mobile babies",
+FINAL = a(decided_on="2026-07-06",
+          recommendations="Share information at strategy meetings | Train staff on bruising in non-mobile babies",
           executive_summary=True, planned_publication="2026-08-03")
 SENT = a(decided_on="2026-07-10", sent_to_panel=True, sent_to_dfe=True, sent_to_ofsted=True)
 DEFERRED = a(decided_on="2026-08-03", outcome="deferred", deferral_reason="criminal_proceedings",

@@ -8,6 +8,7 @@ same cycle a worker performs, without waiting for one to poll.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,10 +84,8 @@ class ReviewDriver:
         async def go() -> str:
             async with get_client() as client:
                 run = await client.read_flow_run(flow_run_id)
-            try:
+            with contextlib.suppress(Pause):  # the run suspended: the normal end of a cycle
                 await run_flow(lcspr_review, flow_run=run, return_type="state")  # type: ignore[misc]
-            except Pause:
-                pass
             async with get_client() as client:
                 run = await client.read_flow_run(flow_run_id)
             assert run.state is not None

@@ -28,7 +28,7 @@ def open_key(register: Register, reference: str) -> str | None:
 
 
 def test_a_full_lcspr_runs_from_referral_to_closure(driver, flow_settings):
-    """Each step suspends the run; resuming it with the answer moves the register on, through two draft rounds and a deferral."""
+    """Each step suspends the run; its answer moves the register on, through two draft rounds and a deferral."""
     run_id, ref, register = start(driver, flow_settings, "FLOW-FULL")
     for expected, answer in A.FULL_LCSPR:
         assert driver.state(run_id).name == "Suspended"
@@ -159,7 +159,7 @@ def test_a_second_run_for_the_same_referral_does_not_open_a_second_review(driver
 
 def test_people_hear_when_a_step_opens_and_the_business_unit_gets_the_statutory_message(
         driver, flow_settings, mailbox):
-    run_id, ref, register = start(driver, flow_settings, "FLOW-MAIL", child_pseudonym="Child Q",
+    run_id, ref, _ = start(driver, flow_settings, "FLOW-MAIL", child_pseudonym="Child Q",
                                   outline="CANARY-OUTLINE the outline must never leave the register.")
     for answer in (A.NOTIFIED, A.RAPID_REVIEW, A.LCSPR):
         driver.answer(run_id, answer)
