@@ -13,10 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import State
 from prefect.context import get_run_context
 from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, Failed
 from pydantic import ValidationError
 
 from lcspr.settings import Settings

@@ -16,7 +16,7 @@ from models.notices import step_notices
 from notifications.dispatch import AppriseDispatcher
 from tasks.outbox import DeliveryReport, Outbox, SweepReport, sweep
 from tasks.register import Register
-from tasks.review import SIDE_EFFECT, register_for
+from tasks.review import register_for, side_effect
 
 
 def worker_name() -> str:
@@ -33,7 +33,8 @@ def prefect_secret(name: str) -> str | None:
     from prefect.blocks.system import Secret
 
     try:
-        return str(Secret.load(name).get())
+        block: Any = Secret.load(name)  # sync here: the dispatcher runs outside the event loop's await
+        return str(block.get())
     except ValueError:  # no block of that name
         return None
 
@@ -42,7 +43,7 @@ def dispatcher_for(settings: Settings) -> AppriseDispatcher:
     return AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret)
 
 
-@task(name="announce-step", **SIDE_EFFECT)  # type: ignore[call-overload]
+@side_effect("announce-step")
 async def announce_step(reference: str, step_key: str, settings: Settings) -> list[str]:
     """Queue the 'step opened' messages (and any statutory message) for the open step."""
     register = register_for(settings)

@@ -103,8 +103,9 @@ class Outbox:
         for message_id, key, role, message in batch:
             error = self._send(dispatcher, role, message)
             with self.register.unit_of_work() as s:
-                m = s.get(OutboxMessage, message_id, with_for_update=True)
-                assert m is not None
+                row = s.get(OutboxMessage, message_id, with_for_update=True)
+                assert row is not None
+                m = row
                 m.attempts += 1
                 m.claimed_until = None
                 if error is None:

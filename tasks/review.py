@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -48,25 +50,35 @@ def register_for(settings: Settings) -> Register:
     return register
 
 
-SIDE_EFFECT = dict(cache_key_fn=run_scoped_key, persist_result=True, retries=3, retry_delay_seconds=[2, 10, 30])
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-@task(name="register-referral", **SIDE_EFFECT)  # type: ignore[call-overload]
+def side_effect(name: str) -> Callable[[F], F]:
+    """The decorator for a side-effect task: persisted result, run-scoped cache key, retries.
+
+    Typed as returning the function itself: a Task is called exactly like it.
+    """
+    decorator: Callable[[F], F] = task(  # type: ignore[assignment]  # a Task is called like its functionname=name, cache_key_fn=run_scoped_key, persist_result=True, retries=3,
+                retry_delay_seconds=[2, 10, 30])
+    return decorator
+
+
+@side_effect("register-referral")
 async def register_referral(referral: Referral, settings: Settings) -> Referred:
     """Open the review for a referral, or find the one it already opened."""
     return register_for(settings).refer(referral, clock.today(), clock.now())
 
 
-@task(name="attach-flow-run", **SIDE_EFFECT)  # type: ignore[call-overload]
+@side_effect("attach-flow-run")
 async def attach_flow_run(reference: str, flow_run_id: str, settings: Settings) -> None:
     register_for(settings).attach_flow_run(reference, flow_run_id, clock.now())
 
 
-@task(name="name-flow-run", **SIDE_EFFECT)  # type: ignore[call-overload]
+@side_effect("name-flow-run")
 async def name_flow_run(flow_run_id: str, name: str) -> None:
     """Name the run by the review reference (a run started from the UI gets a random name)."""
     async with get_client() as client:
-        await client.update_flow_run(flow_run_id, name=name)
+        await client.update_flow_run(UUID(flow_run_id), name=name)
 
 
 @task(name="read-open-step", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])
@@ -76,11 +88,11 @@ async def read_open_step(reference: str, settings: Settings) -> OpenStep | None:
     return register_for(settings).open_step(reference)
 
 
-@task(name="record-decision", **SIDE_EFFECT)  # type: ignore[call-overload]
+@side_effect("record-decision")
 async def record_decision(reference: str, key: str, payload: dict[str, Any], settings: Settings) -> Outcome:
     return register_for(settings).record_decision(reference, key, payload, clock.today(), clock.now())
 
 
-@task(name="record-refusal", **SIDE_EFFECT)  # type: ignore[call-overload]
+@side_effect("record-refusal")
 async def record_refusal(reference: str, key: str, reason: str, settings: Settings) -> Outcome:
     return register_for(settings).record_refusal(reference, key, reason, clock.now())
