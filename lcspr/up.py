@@ -1,0 +1,437 @@
+"""`lcspr up`: start the whole system locally, and stop everything it started on Ctrl-C.
+
+Started, in order, each in its own process group with its output in ``<home>/logs``:
+
+1. the local SMTP outbox (``notifications.local_smtp.serve``) on ``smtp_host:smtp_port``;
+2. ``prefect server start`` on the host and port of ``settings.api_url`` (embedded SQLite
+   under ``<home>/prefect``, so nothing touches ``~/.prefect``);
+3. after ``/api/health`` answers: the ``lcspr-local`` process work pool (if missing) and
+   ``prefect --no-prompt deploy --all`` from the repository root (``prefect.yaml``);
+4. ``prefect worker start --pool lcspr-local``.
+
+The register's migrations run and the local Apprise config is written (if none exists)
+before anything starts. Ctrl-C or SIGTERM terminates every child process group, waits for
+it, and kills whatever is left (flow-run processes a worker started in sessions of their own
+included). This module imports no Prefect code: Prefect reads its settings at import, and
+the environment for it is built here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+from urllib.parse import urlsplit
+
+from lcspr.settings import Settings
+from models.reminders import Role
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+POOL = "lcspr-local"
+# One local address per role (the Apprise tags the messages are routed by).
+ROLES = tuple(role.value for role in Role)
+HEALTH_TIMEOUT = 180.0
+STOP_GRACE = 15.0
+
+
+class UpError(Exception):
+    """`lcspr up` cannot go on; the message says why."""
+
+
+def server_address(settings: Settings) -> tuple[str, int]:
+    """Host and port of the Prefect API (and UI) from ``settings.api_url``."""
+    parts = urlsplit(settings.api_url)
+    return parts.hostname or "127.0.0.1", parts.port or 4200
+
+
+def with_ports(settings: Settings, port: int | None, smtp_port: int | None) -> Settings:
+    """The settings with the Prefect server and/or the SMTP outbox moved to other ports."""
+    update: dict[str, object] = {}
+    if port is not None:
+        host, _ = server_address(settings)
+        update["api_url"] = f"http://{host}:{port}/api"
+        update["ui_url"] = f"http://{host}:{port}"
+    if smtp_port is not None:
+        update["smtp_port"] = smtp_port
+    return settings.model_copy(update=update) if update else settings
+
+
+def prefect_env(settings: Settings) -> dict[str, str]:
+    """The Prefect settings every process of a local installation shares."""
+    home = settings.home.resolve()
+    return {
+        "PREFECT_HOME": str(home / "prefect"),
+        "PREFECT_API_URL": settings.api_url,
+        "PREFECT_UI_URL": settings.ui_url,
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_WORKER_QUERY_SECONDS": "2",
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+    }
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment of every child: Prefect's settings plus ours, made absolute.
+
+    The worker's flow runs build ``Settings()`` from this environment, so they use the
+    same home, register, outbox and links as this command.
+    """
+    env = dict(os.environ)
+    env.update(prefect_env(settings))
+    env.update(
+        {
+            "LCSPR_HOME": str(settings.home.resolve()),
+            "LCSPR_API_URL": settings.api_url,
+            "LCSPR_UI_URL": settings.ui_url,
+            "LCSPR_SMTP_HOST": settings.smtp_host,
+            "LCSPR_SMTP_PORT": str(settings.smtp_port),
+            # prefect.yaml's pull step changes into this folder before loading the flow.
+            "LCSPR_PROJECT_DIR": str(PROJECT_DIR),
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return []
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # "pid (comm) state ppid ...": comm may hold spaces or parentheses.
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie still answers kill(0); treat it as gone.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state != "Z"
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    handle: IO[bytes]
+
+
+@dataclass
+class Supervisor:
+    """Starts children in their own process groups and stops them all."""
+
+    env: Mapping[str, str]
+    logs: Path
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str]) -> Child:
+        log = self.logs / f"{name}.log"
+        handle = log.open("ab")
+        handle.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
+        handle.flush()
+        process = subprocess.Popen(
+            argv,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(self.env),
+            cwd=PROJECT_DIR,
+            start_new_session=True,
+        )
+        child = Child(name, process, log, handle)
+        self.children.append(child)
+        print(f"  started {name:<7} pid {process.pid:<7} log {log}", flush=True)
+        return child
+
+    def run(self, name: str, argv: list[str], timeout: float) -> int:
+        """Run a short command to completion, its output appended to ``<name>.log``."""
+        log = self.logs / f"{name}.log"
+        with log.open("ab") as handle:
+            handle.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
+            handle.flush()
+            try:
+                return subprocess.run(
+                    argv,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    env=dict(self.env),
+                    cwd=PROJECT_DIR,
+                    timeout=timeout,
+                    check=False,
+                ).returncode
+            except subprocess.TimeoutExpired:
+                return -1
+
+    def exited(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+    def stop_all(self) -> None:
+        """SIGTERM every child's process group (newest first), wait, then kill what is left."""
+        if not self.children:
+            return
+        print("Stopping: " + ", ".join(c.name for c in reversed(self.children)), flush=True)
+        # Flow-run processes may sit in sessions of their own: note every descendant now,
+        # while they are still linked to their parents.
+        leftovers = {pid for c in self.children for pid in descendants(c.process.pid)}
+        for child in reversed(self.children):
+            _signal_group(child.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                print(f"  {child.name} did not stop in {STOP_GRACE:.0f} s; killing it", flush=True)
+                _signal_group(child.process.pid, signal.SIGKILL)
+                child.process.wait()
+        for child in self.children:
+            _signal_group(child.process.pid, signal.SIGKILL)  # anything left in the groups
+            child.handle.close()
+        remaining = [pid for pid in leftovers if alive(pid)]
+        for pid in remaining:
+            _kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        while any(alive(p) for p in remaining) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in remaining:
+            if alive(pid):
+                _kill(pid, signal.SIGKILL)
+        self.children.clear()
+        print("Stopped.", flush=True)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _kill(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, sig)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGINT/SIGTERM."""
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def _tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    " + line for line in text[-lines:])
+
+
+def _wait_for_health(api_url: str, server: Child, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    url = api_url.rstrip("/") + "/health"
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise UpError(
+                f"The Prefect server stopped (exit {server.process.returncode}); "
+                f"see {server.log}:\n{_tail(server.log)}"
+            )
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise UpError(
+        f"The Prefect server did not answer {url} within {timeout:.0f} s; see {server.log}."
+    )
+
+
+def _hidden_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _write_apprise_config(settings: Settings) -> str:
+    from notifications.dispatch import write_local_config
+
+    path = settings.apprise_config_path.resolve()
+    if path.exists():
+        return f"{path} (kept as it is)"
+    domain = "partnership.local"
+    write_local_config(
+        path,
+        smtp_host=settings.smtp_host,
+        smtp_port=settings.smtp_port,
+        addresses={role: f"{role}@{domain}" for role in ROLES},
+        sender=settings.mail_from,
+    )
+    return f"{path} (written: every role mails the local outbox)"
+
+
+def up(settings: Settings) -> int:
+    """Start everything, wait for Ctrl-C/SIGTERM, stop everything. 0 on a clean stop."""
+    from tasks.register import migrate
+
+    host, port = server_address(settings)
+    busy = [
+        f"{h}:{p} ({what})"
+        for what, h, p in (
+            ("Prefect server", host, port),
+            ("SMTP outbox", settings.smtp_host, settings.smtp_port),
+        )
+        if port_in_use(h, p)
+    ]
+    if busy:
+        print(
+            f"lcspr up: port already in use: {', '.join(busy)}. Is another `lcspr up` or "
+            "Prefect server running? Stop it, or choose other ports (--port, --smtp-port).",
+            file=sys.stderr,
+        )
+        return 1
+
+    home = settings.home.resolve()
+    logs = home / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = child_env(settings)
+    Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
+
+    print(f"Register: migrating {_hidden_url(settings.register_url)}", flush=True)
+    migrate(settings.register_url)
+    print(f"Notifications config: {_write_apprise_config(settings)}", flush=True)
+
+    supervisor = Supervisor(env=env, logs=logs)
+    previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    prefect = [sys.executable, "-m", "prefect"]
+    try:
+        supervisor.start(
+            "outbox",
+            [
+                sys.executable,
+                "-m",
+                "lcspr.up",
+                "serve-outbox",
+                str(settings.outbox_path.resolve()),
+                settings.smtp_host,
+                str(settings.smtp_port),
+            ],
+        )
+        server = supervisor.start(
+            "server", [*prefect, "server", "start", "--host", host, "--port", str(port)]
+        )
+        print(f"Waiting for the Prefect API at {settings.api_url} ...", flush=True)
+        _wait_for_health(settings.api_url, server, HEALTH_TIMEOUT)
+
+        if supervisor.run("deploy", [*prefect, "work-pool", "inspect", POOL], timeout=120) != 0:
+            code = supervisor.run(
+                "deploy", [*prefect, "work-pool", "create", POOL, "--type", "process"], timeout=120
+            )
+            if code != 0:
+                raise UpError(
+                    f"Could not create the work pool {POOL}; see {logs / 'deploy.log'}:\n"
+                    f"{_tail(logs / 'deploy.log')}"
+                )
+        if supervisor.run("deploy", [*prefect, "--no-prompt", "deploy", "--all"], timeout=300) != 0:
+            raise UpError(
+                f"`prefect deploy --all` failed; see {logs / 'deploy.log'}:\n"
+                f"{_tail(logs / 'deploy.log')}"
+            )
+        print(f"  deployed prefect.yaml (log {logs / 'deploy.log'})", flush=True)
+        supervisor.start(
+            "worker", [*prefect, "worker", "start", "--pool", POOL, "--type", "process"]
+        )
+
+        print(
+            "\nLCSPR is running. Ctrl-C stops everything.\n"
+            f"  Prefect UI:  {settings.ui_url}\n"
+            f"  Outbox:      {settings.outbox_path.resolve()} "
+            f"(SMTP {settings.smtp_host}:{settings.smtp_port}, one .eml file a message)\n"
+            f"  Register:    {_hidden_url(settings.register_url)}\n"
+            f"  Logs:        {logs}\n"
+            f"  Refer a case: lcspr refer examples/referral.json",
+            flush=True,
+        )
+        while True:
+            gone = supervisor.exited()
+            if gone is not None:
+                raise UpError(
+                    f"{gone.name} stopped unexpectedly (exit {gone.process.returncode}); "
+                    f"see {gone.log}:\n{_tail(gone.log)}"
+                )
+            time.sleep(0.5)
+    except _Stop:
+        return 0
+    except UpError as exc:
+        print(f"lcspr up: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        # A second Ctrl-C while stopping must not leave children behind.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        supervisor.stop_all()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _serve_outbox(argv: list[str]) -> int:
+    from notifications.local_smtp import serve
+
+    folder, host, port = argv
+    serve(Path(folder), host, int(port))
+    return 0
+
+
+if __name__ == "__main__":  # the outbox child: python -m lcspr.up serve-outbox FOLDER HOST PORT
+    if len(sys.argv) == 5 and sys.argv[1] == "serve-outbox":
+        sys.exit(_serve_outbox(sys.argv[2:]))
+    print(
+        "usage: python -m lcspr.up serve-outbox FOLDER HOST PORT (`lcspr up` runs the system)",
+        file=sys.stderr,
+    )
+    sys.exit(2)
