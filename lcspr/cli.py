@@ -29,7 +29,7 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from lcspr import clock
-from lcspr.settings import Settings
+from lcspr.settings import Settings, flow_run_link
 from models.errors import ConfigurationError, NotFound, Refused
 
 if TYPE_CHECKING:
@@ -64,10 +64,7 @@ def register_for(settings: Settings) -> Register:
 
 def flow_run_url(settings: Settings, flow_run_id: str) -> str:
     """The flow run's page in the Prefect UI (V2, served under /v2/)."""
-    base = settings.ui_url.rstrip("/")
-    if not base.endswith("/v2"):
-        base += "/v2"
-    return f"{base}/runs/flow-run/{flow_run_id}"
+    return flow_run_link(settings.ui_url, flow_run_id)
 
 
 def describe_validation(exc: ValidationError) -> str:
@@ -657,6 +654,71 @@ def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
     return up(with_ports(settings, args.port, args.smtp_port))
 
 
+# ---------------------------------------------------------------- sweep and outbox
+
+
+def add_sweep(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="Queue today's reminders and escalations into the outbox, then deliver pending messages.",
+    )
+    p.add_argument("--as-of", type=parse_date, help="Sweep as if today were DATE (yyyy-mm-dd).")
+    p.add_argument("--dry-run", action="store_true", help="List what is due; queue and send nothing.")
+    p.set_defaults(handler=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.notify import dispatcher_for, outbox_for, worker_name
+    from tasks.outbox import sweep
+
+    register = register_for(settings)
+    today = args.as_of or clock.today()
+    report = sweep(register, outbox_for(settings, register), None if args.dry_run else dispatcher_for(settings),
+                   today=today, now=clock.now(), worker=worker_name(), policies=settings.reminder_policies(),
+                   dry_run=args.dry_run)
+    if not settings.calendar().is_working_day(today):
+        print(f"{today} is not a working day: no reminders are due.")
+    for key in report.due:
+        print(("would queue " if args.dry_run else "due ") + key)
+    if not args.dry_run:
+        print(f"{today}: {len(report.due)} due, {len(report.queued)} newly queued, "
+              f"{len(report.delivery.sent)} sent, {len(report.delivery.failed)} failed (kept pending, retried)")
+        for key, error in report.delivery.failed.items():
+            print(f"  not delivered: {key}: {error}", file=sys.stderr)
+    return 0
+
+
+def add_outbox(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("outbox", help="Messages in the outbox: pending ones with their last error.")
+    p.add_argument("--all", action="store_true", help="Include messages already sent.")
+    p.add_argument("--retry-now", action="store_true", help="Make every pending message due now, then deliver.")
+    p.add_argument("--json", action="store_true", help="Machine-readable output.")
+    p.set_defaults(handler=cmd_outbox)
+
+
+def cmd_outbox(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.notify import dispatcher_for, outbox_for, worker_name
+
+    outbox = outbox_for(settings)
+    if args.retry_now:
+        outbox.retry_now(clock.now())
+        report = outbox.deliver(dispatcher_for(settings), clock.now(), worker_name())
+        print(f"{len(report.sent)} sent, {len(report.failed)} still failing")
+    rows = outbox.messages(None if args.all else "pending")
+    if args.json:
+        print(json.dumps([{"key": m.key, "kind": m.kind, "role": m.role, "status": m.status,
+                           "attempts": m.attempts, "last_error": m.last_error, "subject": m.subject,
+                           "next_attempt_at": m.next_attempt_at.isoformat(),
+                           "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows], indent=2))
+        return 0
+    if not rows:
+        print("The outbox is empty." if args.all else "Nothing pending: every message has been sent.")
+        return 0
+    print(_table([(m.status, str(m.attempts), m.role, m.subject, m.last_error[:80]) for m in rows],
+                 ("status", "attempts", "role", "subject", "last error")))
+    return 0
+
+
 # ---------------------------------------------------------------- main
 
 # Each adds one subcommand; append yours (e.g. sweep, outbox) here.
@@ -669,6 +731,8 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     add_workdays,
     add_clock,
     add_audit,
+    add_sweep,
+    add_outbox,
 ]
 
 

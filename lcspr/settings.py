@@ -23,6 +23,14 @@ from models.workdays import WorkingCalendar
 DEFAULT_HOME = Path(".lcspr")
 
 
+def flow_run_link(ui_url: str, flow_run_id: str | None) -> str:
+    """A flow run's page in the Prefect UI, where its Resume form is (UI V2, served under /v2/)."""
+    base = ui_url.rstrip("/")
+    if not base.endswith("/v2"):
+        base += "/v2"
+    return f"{base}/runs/flow-run/{flow_run_id}" if flow_run_id else base
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LCSPR_", env_file=".env", extra="ignore")
 

@@ -18,6 +18,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
+from lcspr.settings import flow_run_link
 from models.clocks import ClockKind
 from models.errors import LcsprError
 from models.notices import Notice, clock_notices
@@ -34,11 +35,6 @@ MAX_BACKOFF = timedelta(hours=6)
 def backoff(attempts: int) -> timedelta:
     """1, 2, 4, 8 ... minutes after each failed attempt, at most six hours."""
     return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
-
-
-def run_link(ui_url: str, flow_run_id: str | None) -> str:
-    """The flow run's page in the Prefect UI, where the Resume form is."""
-    return f"{ui_url.rstrip('/')}/runs/flow-run/{flow_run_id}" if flow_run_id else ui_url
 
 
 @dataclass
@@ -67,7 +63,7 @@ class Outbox:
         new: list[str] = []
         with self.register.unit_of_work() as s:
             review = s.scalars(select(ReviewRow).where(ReviewRow.reference == reference)).one()
-            link = run_link(self.ui_url, review.flow_run_id)
+            link = flow_run_link(self.ui_url, review.flow_run_id)
             for notice in notices:
                 if s.scalar(select(OutboxMessage.id).where(OutboxMessage.key == notice.key)) is not None:
                     continue

@@ -174,5 +174,6 @@ def test_people_hear_when_a_step_opens_and_the_business_unit_gets_the_statutory_
         body = m.get_body(("plain", "html")).get_content()
         assert "Child Q" not in body and "CANARY-OUTLINE" not in body
         assert ref in body
+        assert f"/v2/runs/flow-run/{run_id}" in body.replace("=\n", "")  # the run's page, with its Resume form
     # Each announcement once, even though the flow body re-ran from the top at every resume.
     assert len(subjects) == len(set(subjects))
