@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, BinaryIO
 from urllib.parse import urlsplit
 
 from lcspr.settings import Settings
@@ -169,11 +169,16 @@ class Supervisor:
     logs: Path
     children: list[Child] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str]) -> Child:
+    def _open_log(self, name: str, argv: list[str]) -> tuple[Path, BinaryIO]:
+        """``<logs>/<name>.log``, opened for appending, headed by the time and the command."""
         log = self.logs / f"{name}.log"
         handle = log.open("ab")
         handle.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
         handle.flush()
+        return log, handle
+
+    def start(self, name: str, argv: list[str]) -> Child:
+        log, handle = self._open_log(name, argv)
         process = subprocess.Popen(
             argv,
             stdout=handle,
@@ -190,10 +195,8 @@ class Supervisor:
 
     def run(self, name: str, argv: list[str], timeout: float) -> int:
         """Run a short command to completion, its output appended to ``<name>.log``."""
-        log = self.logs / f"{name}.log"
-        with log.open("ab") as handle:
-            handle.write(f"\n==== {time.strftime('%Y-%m-%d %H:%M:%S')} {' '.join(argv)}\n".encode())
-            handle.flush()
+        _, handle = self._open_log(name, argv)
+        with handle:
             try:
                 return subprocess.run(
                     argv,
