@@ -177,3 +177,28 @@ def test_people_hear_when_a_step_opens_and_the_business_unit_gets_the_statutory_
         assert f"/v2/runs/flow-run/{run_id}" in body.replace("=\n", "")  # the run's page, with its Resume form
     # Each announcement once, even though the flow body re-ran from the top at every resume.
     assert len(subjects) == len(set(subjects))
+
+
+def test_a_referral_refused_by_the_rules_fails_the_run_with_the_reason_and_writes_nothing(driver, flow_settings):
+    """A Custom run from the UI bypasses `lcspr refer`: the flow itself refuses, saying why."""
+    run_id = driver.start(make_referral(agency_reference="FLOW-NO-DSL", dsl_consulted=False))
+    state = driver.state(run_id)
+    assert state.is_failed()
+    assert "Designated Safeguarding Lead" in state.message
+    assert register_for(flow_settings).find_by_agency_reference("Thames Valley Police", "FLOW-NO-DSL") is None
+
+
+def test_the_deployment_offers_the_referral_as_a_form(deployment_id):
+    """The UI's Custom run form is built from this schema: every referral field, described, required ones marked."""
+    import asyncio
+
+    async def schema() -> dict[str, Any]:
+        async with get_client() as client:
+            return (await client.read_deployment(deployment_id)).parameter_openapi_schema
+
+    s = asyncio.run(schema())
+    referral = s["definitions"]["Referral"]
+    assert {"referring_agency", "agency_reference", "dsl_consulted", "la_aware_date", "abuse_or_neglect", "harm",
+            "child_pseudonym", "outline"} <= set(referral["required"])
+    assert referral["properties"]["child_pseudonym"]["description"].startswith("Pseudonym only")
+    assert referral["properties"]["harm"]["enum"] == ["died", "seriously_harmed", "neither"]
