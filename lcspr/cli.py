@@ -54,12 +54,10 @@ class SystemFailure(Exception):
 
 
 def register_for(settings: Settings) -> Register:
-    """The register, as ``tasks.review.register_for`` builds it (without importing Prefect)."""
-    from tasks.register import Register
+    """The register (``tasks.register`` does not import Prefect)."""
+    from tasks.register import open_register
 
-    register = Register(settings.register_url, settings.policy())
-    register.policy_prefix = settings.reference_prefix
-    return register
+    return open_register(settings)
 
 
 def flow_run_url(settings: Settings, flow_run_id: str) -> str:

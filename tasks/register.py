@@ -26,6 +26,7 @@ from sqlalchemy import Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from lcspr.settings import Settings
 from models.errors import IdentifierFound, NotFound, Refused
 from models.lifecycle import (
     ClockAdjustment,
@@ -132,9 +133,10 @@ def _json(value: Any) -> Any:
 class Register:
     """The case register at one database URL, judged with one policy."""
 
-    def __init__(self, url: str, policy: Policy) -> None:
+    def __init__(self, url: str, policy: Policy, reference_prefix: str = "LCSPR") -> None:
         self.url = url
         self.policy = policy
+        self.reference_prefix = reference_prefix
         migrate(url)
         self._sessions = sessionmaker(engine_for(url), expire_on_commit=False)
 
@@ -224,7 +226,7 @@ class Register:
                     counter = ReferenceCounter(year=year, last=0)
                     s.add(counter)
                 counter.last += 1
-                reference = f"{self.policy_prefix}-{year}-{counter.last:04d}"
+                reference = f"{self.reference_prefix}-{year}-{counter.last:04d}"
                 review = open_review(reference, referral, self.policy)
                 row = ReviewRow(
                     reference=reference, referring_agency=referral.referring_agency,
@@ -245,8 +247,6 @@ class Register:
             if existing is None:
                 raise
             return existing
-
-    policy_prefix = "LCSPR"
 
     def _existing(self, referral: Referral) -> Referred | None:
         with self.unit_of_work() as s:
@@ -430,3 +430,8 @@ def _sync(s: Session, model: Any, review_id: int, key: str, rows: Sequence[Mappi
                     setattr(current, name, value)
     for stale in existing.values():
         s.delete(stale)
+
+
+def open_register(settings: Settings) -> Register:
+    """The register the settings name, judged with their clock rules and calendar."""
+    return Register(settings.register_url, settings.policy(), settings.reference_prefix)

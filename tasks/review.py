@@ -26,7 +26,7 @@ from lcspr import clock
 from lcspr.settings import Settings
 from models.lifecycle import OpenStep
 from models.referral import Referral
-from tasks.register import Outcome, Referred, Register
+from tasks.register import Outcome, Referred, Register, open_register
 
 
 def run_scoped_key(context: TaskRunContext, parameters: dict[str, Any]) -> str:
@@ -45,9 +45,7 @@ def _plain(value: Any) -> Any:
 
 
 def register_for(settings: Settings) -> Register:
-    register = Register(settings.register_url, settings.policy())
-    register.policy_prefix = settings.reference_prefix
-    return register
+    return open_register(settings)
 
 
 F = TypeVar("F", bound=Callable[..., Any])
