@@ -226,3 +226,57 @@ def test_a_message_for_an_agency_with_no_address_goes_to_the_business_unit(regis
     report = box.deliver(dispatcher, at(date(2026, 3, 11)), "w")
     assert report.failed == {}
     assert received(mailbox)[0][0] == "business_unit@partnership.test"
+
+
+def test_a_whole_lcspr_swept_every_day_sends_nothing_twice_and_nothing_after_a_clock_is_met(
+        register, outbox, dispatcher, mailbox, settings):
+    """Referral to closure over eight months, a sweep every day: each clock's messages stop once it is met."""
+    from tests.flows.answers import FULL_LCSPR  # the same answers the flow tests give
+
+    ref = refer(register)
+    # As the full LCSPR of the flow tests, but publication stays deferred for six weeks past
+    # its review date (criminal proceedings ran on), so the deferral review escalates.
+    late = {"publication-2": "2026-10-15", "action-1": "2026-10-16", "action-2": "2026-10-16",
+            "action-update-1": "2026-10-20", "action-update-2": "2026-10-22"}
+    pending = [(key, {**answer, "decided_on": late.get(key, answer["decided_on"])}) for key, answer in FULL_LCSPR]
+    day = date(2026, 3, 2)
+    while day <= date(2026, 11, 20):
+        while pending and date.fromisoformat(pending[0][1]["decided_on"]) == day:
+            key, answer = pending.pop(0)
+            assert register.record_decision(ref, key, answer, day, at(day, 7)).accepted, key
+        run_sweep(register, outbox, dispatcher, day, settings)
+        day += timedelta(days=1)
+    assert pending == []
+
+    sent = outbox.messages("sent")
+    assert outbox.messages("pending") == []
+    assert len(mailbox.messages()) == len(sent)
+    assert len({m.key for m in sent}) == len(sent)
+    review = register.load(ref)
+    for clock in review.clocks:
+        finished = clock.met_on or clock.stopped_on
+        late = [m for m in sent if m.key.startswith(f"{ref}:{clock.key}:") and finished
+                and m.sent_at.date() > finished]
+        assert late == [], f"{clock.key} kept sending after it was met on {finished}"
+    # Steps answered on time got their reminders and nothing more.
+    on_time = [m.key.removeprefix(f"{ref}:") for m in sent if ":deferral_review:" not in m.key]
+    assert on_time and all(":reminder:before-" in k for k in on_time), on_time
+    # The deferral review fell due on Tue 1 Sep (Mon 31 Aug is a bank holiday) and was answered on 15 Oct:
+    # the sub group heard every working day overdue; the ladder climbed and repeated every 5 working days.
+    deferral = [(m.sent_at.date(), m.key.split(":", 3)[3]) for m in sent if ":deferral_review:" in m.key]
+    overdue_days = [d for d, k in deferral if k.startswith("overdue:")]
+    assert overdue_days[0] == date(2026, 9, 2) and overdue_days[-1] == date(2026, 10, 14)
+    assert len(overdue_days) == settings.calendar().between(date(2026, 9, 1), date(2026, 10, 14))
+    rungs = [(d, k.split(":")[1], k.split(":")[2]) for d, k in deferral if k.startswith("escalation:")]
+    assert rungs[:4] == [(date(2026, 9, 2), "rung-1", "business_unit_manager"),
+                         (date(2026, 9, 2), "rung-1", "subgroup_chair"),
+                         (date(2026, 9, 8), "rung-5", "independent_chair"),
+                         (date(2026, 9, 15), "rung-10", "independent_chair")]
+    assert [d for d, _, _ in rungs] == sorted(d for d, _, _ in rungs)
+    # And the paused publication clock stayed silent through the deferral.
+    while_deferred = [m for m in sent if date(2026, 8, 3) < m.sent_at.date() < date(2026, 10, 15)]
+    deferred = [m for m in while_deferred if ":publication:" in m.key]
+    assert deferred == []
+    for message in mailbox.messages():
+        body = message.get_body(("plain", "html")).get_content()
+        assert CANARY_PSEUDONYM not in body and "CANARYOUTLINE" not in body
