@@ -8,6 +8,9 @@ stops it with SIGINT, checking that every process it started is gone.
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 import json
 import os
 import re
@@ -221,6 +224,25 @@ def test_refer_decide_and_stop(system: System) -> None:
 
     audit = system.lcspr("audit", reference, "--verify")
     assert audit.returncode == 0, audit.stderr
+
+    # The people who owe the rapid review got an email in the outbox folder, with a link that opens.
+    def rapid_review_mail() -> email.message.EmailMessage | None:
+        for path in sorted((system.home / "outbox").glob("*.eml")):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if f"[{reference}]" in message["Subject"] and "Rapid Review" in message["Subject"]:
+                return message  # type: ignore[return-value]
+        return None
+
+    mail = wait_for("the rapid review email", rapid_review_mail, timeout=60)
+    assert mail["To"] == "safeguarding_partners@partnership.local"
+    body = mail.get_body(("plain", "html")).get_content()  # type: ignore[union-attr]
+    link = re.search(r"http://\S+/v2/runs/flow-run/[0-9a-f-]+", body)
+    assert link and link.group(0).endswith(flow_run_id), body
+    # As a browser asks for it (the server answers a page navigation with the UI's index).
+    request = urllib.request.Request(link.group(0), headers={"Accept": "text/html"})
+    with urllib.request.urlopen(request, timeout=10) as page:
+        assert page.status == 200 and b"<html" in page.read().lower()
+    assert "Child A" not in body and "infant" not in body
 
     # Ctrl-C stops everything `lcspr up` started.
     started = sorted(set(started) | set(descendants(system.process.pid)))
