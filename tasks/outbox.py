@@ -29,6 +29,7 @@ from notifications.render import RenderedMessage, render
 from tasks.register import Register
 
 LEASE = timedelta(minutes=5)
+SEND_TIMEOUT = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(hours=6)
 
 
@@ -82,36 +83,46 @@ class Outbox:
         return new
 
     def deliver(self, dispatcher: AppriseDispatcher, now: datetime, worker: str,
-                reference: str | None = None, limit: int = 500) -> DeliveryReport:
-        """Send pending messages whose time has come, each under a lease so no one else sends it too."""
+                reference: str | None = None, batch: int = 25) -> DeliveryReport:
+        """Send pending messages whose time has come, in small claimed batches until none are left."""
         report = DeliveryReport()
+        while True:
+            claimed = self._claim(now, worker, reference, batch)
+            for message_id, key, role, message in claimed:
+                self._finish(message_id, key, self._send(dispatcher, role, message), now, report)
+            if len(claimed) < batch:
+                return report
+
+    def _claim(self, now: datetime, worker: str, reference: str | None,
+               batch: int) -> list[tuple[int, str, str, RenderedMessage]]:
+        """Lease a batch so no other sweep sends it too. The lease covers a slow send of every
+        message in the batch (SMTP timeouts), so it cannot expire while this worker is still at it."""
         with self.register.unit_of_work() as s:
             stmt = (select(OutboxMessage)
                     .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
                            or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
-                    .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
+                    .order_by(OutboxMessage.id).limit(batch).with_for_update(skip_locked=True))
             if reference is not None:
                 stmt = stmt.join(ReviewRow).where(ReviewRow.reference == reference)
             claimed = list(s.scalars(stmt))
             for m in claimed:
-                m.claimed_by, m.claimed_until = worker, now + LEASE
-            batch = [(m.id, m.key, m.role, RenderedMessage(m.subject, m.text, m.html)) for m in claimed]
-        for message_id, key, role, message in batch:
-            error = self._send(dispatcher, role, message)
-            with self.register.unit_of_work() as s:
-                row = s.get(OutboxMessage, message_id, with_for_update=True)
-                assert row is not None
-                m = row
-                m.attempts += 1
-                m.claimed_until = None
-                if error is None:
-                    m.status, m.sent_at, m.last_error = "sent", now, ""
-                    report.sent.append(key)
-                else:
-                    m.last_error = error
-                    m.next_attempt_at = now + backoff(m.attempts)
-                    report.failed[key] = error
-        return report
+                m.claimed_by, m.claimed_until = worker, now + LEASE + SEND_TIMEOUT * len(claimed)
+            return [(m.id, m.key, m.role, RenderedMessage(m.subject, m.text, m.html)) for m in claimed]
+
+    def _finish(self, message_id: int, key: str, error: str | None, now: datetime, report: DeliveryReport) -> None:
+        with self.register.unit_of_work() as s:
+            m = s.get(OutboxMessage, message_id, with_for_update=True)
+            assert m is not None
+            m.attempts += 1
+            m.claimed_until = None
+            if error is None:
+                m.status, m.sent_at, m.last_error = "sent", now, ""
+                report.sent.append(key)
+            else:
+                # Claimed again only once the backoff has passed (so a batch loop cannot spin on it).
+                m.last_error = error
+                m.next_attempt_at = now + backoff(m.attempts)
+                report.failed[key] = error
 
     def _send(self, dispatcher: AppriseDispatcher, role: str, message: RenderedMessage) -> str | None:
         try:

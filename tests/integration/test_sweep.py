@@ -280,3 +280,12 @@ def test_a_whole_lcspr_swept_every_day_sends_nothing_twice_and_nothing_after_a_c
     for message in mailbox.messages():
         body = message.get_body(("plain", "html")).get_content()
         assert CANARY_PSEUDONYM not in body and "CANARYOUTLINE" not in body
+
+
+def test_delivery_works_through_the_outbox_in_small_batches(register, outbox, dispatcher, mailbox, settings):
+    for i in range(3):
+        refer(register, f"BATCH-{i}")
+    sweep(register, outbox, None, today=date(2026, 3, 11), now=at(date(2026, 3, 11)), worker="q",
+          policies=settings.reminder_policies())
+    report = outbox.deliver(dispatcher, at(date(2026, 3, 11)), "w", batch=2)
+    assert len(report.sent) == 9 and len(mailbox.messages()) == 9
