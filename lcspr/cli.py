@@ -386,7 +386,7 @@ def resolve_step_key(step: str, open_step: OpenStep | None, reference: str) -> s
     try:
         parse_step_key(step)
         return step
-    except (ValueError, Refused):  # not a key (older models raise ValueError): maybe a kind
+    except Refused:  # not a key: maybe a kind
         pass
     try:
         kind = StepKind(step.strip().lower().replace("-", "_"))
