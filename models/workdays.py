@@ -73,32 +73,22 @@ class WorkingCalendar:
         a zero-length rule means "due on the start date". Negative ``n`` counts backwards
         like :meth:`before`.
         """
-        if n < 0:
-            return self.before(start, -n)
-        d = start
+        return self._step(start, n, _ONE_DAY) if n >= 0 else self._step(start, -n, -_ONE_DAY)
+
+    def before(self, d: date, n: int) -> date:
+        """The Nth working day before ``d`` (``n == 0`` returns ``d``; negative ``n`` adds)."""
+        return self._step(d, n, -_ONE_DAY) if n >= 0 else self._step(d, -n, _ONE_DAY)
+
+    def _step(self, d: date, n: int, direction: timedelta) -> date:
+        """Move ``n`` working days from ``d``, one calendar day at a time in ``direction``."""
         year = d.year
         days_off = self._days_off(year)
         while n > 0:
-            d += _ONE_DAY
+            d += direction
             if d.year != year:
                 year = d.year
                 days_off = self._days_off(year)
             # Inlined is_working_day: this loop runs for every clock on every recomputation.
-            if d.weekday() < 5 and d not in days_off:
-                n -= 1
-        return d
-
-    def before(self, d: date, n: int) -> date:
-        """The Nth working day before ``d`` (``n == 0`` returns ``d``; negative ``n`` adds)."""
-        if n < 0:
-            return self.add(d, -n)
-        year = d.year
-        days_off = self._days_off(year)
-        while n > 0:
-            d -= _ONE_DAY
-            if d.year != year:
-                year = d.year
-                days_off = self._days_off(year)
             if d.weekday() < 5 and d not in days_off:
                 n -= 1
         return d
