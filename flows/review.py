@@ -28,6 +28,7 @@ from models.steps import StepInput
 from tasks.notify import announce_step, deliver_messages
 from tasks.review import (
     attach_flow_run,
+    forget_refused_answer,
     name_flow_run,
     read_open_step,
     record_decision,
@@ -105,10 +106,12 @@ async def lcspr_review(referral: Referral) -> State[Any]:
                 raise  # not the person's answer that failed: a fault of ours, let it show
             # The server does not check every format (e.g. dates); ask again under a new key.
             await record_refusal(reference, step.key, describe_validation_error(exc), settings)
+            await forget_refused_answer(flow_run_id, step.key)
             continue
         payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
         outcome = await record_decision(reference, step.key, payload, settings)
         if not outcome.accepted:
             logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
+            await forget_refused_answer(flow_run_id, step.key)
     logger.info("%s is closed.", reference)
     return Completed(message=f"{reference} closed.")

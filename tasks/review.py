@@ -20,6 +20,7 @@ from uuid import UUID
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
+from prefect.exceptions import ObjectNotFound
 from prefect.context import TaskRunContext
 
 from lcspr import clock
@@ -77,6 +78,20 @@ async def name_flow_run(flow_run_id: str, name: str) -> None:
     """Name the run by the review reference (a run started from the UI gets a random name)."""
     async with get_client() as client:
         await client.update_flow_run(UUID(flow_run_id), name=name)
+
+
+@side_effect("forget-refused-answer")
+async def forget_refused_answer(flow_run_id: str, key: str) -> None:
+    """Delete Prefect's stored copy of a refused answer.
+
+    Prefect keeps every resume input in its own database. A refused answer may be the one
+    that held an NHS number or a name, so only accepted answers keep that second record.
+    """
+    async with get_client() as client:
+        try:
+            await client.delete_flow_run_input(UUID(flow_run_id), f"suspended-{key}-response")
+        except ObjectNotFound:
+            pass  # already gone (a replay), or never stored (the server rejected it)
 
 
 @task(name="read-open-step", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])

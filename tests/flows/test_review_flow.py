@@ -202,3 +202,24 @@ def test_the_deployment_offers_the_referral_as_a_form(deployment_id):
             "child_pseudonym", "outline"} <= set(referral["required"])
     assert referral["properties"]["child_pseudonym"]["description"].startswith("Pseudonym only")
     assert referral["properties"]["harm"]["enum"] == ["died", "seriously_harmed", "neither"]
+
+
+def test_an_answer_with_an_nhs_number_is_refused_and_prefect_keeps_no_copy_of_it(driver, flow_settings):
+    """Prefect stores every resume input; a refused one may hold an identifier, so it is deleted."""
+    import asyncio
+
+    run_id, ref, register = start(driver, flow_settings, "FLOW-NHS")
+    driver.answer(run_id, {**A.NOTIFIED, "outcome": "not_notifiable", "rationale": "NHS number 943 476 5919"})
+    step = register.open_step(ref)
+    assert step.key == "notification-1-retry-2"
+    assert "pseudonym" in step.last_refusal and "943" not in step.last_refusal
+    assert all("943" not in str(d.payload) for d in register.decisions(ref))
+
+    async def stored_inputs() -> list[str]:
+        async with get_client() as client:
+            found = await client.filter_flow_run_input(run_id, key_prefix="suspended-", limit=50, exclude_keys=set())
+            return [i.key for i in found if i.key.endswith("-response")]
+
+    assert asyncio.run(stored_inputs()) == []
+    driver.answer(run_id, A.NOTIFIED)
+    assert asyncio.run(stored_inputs()) == ["suspended-notification-1-retry-2-response"]
