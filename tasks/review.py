@@ -11,6 +11,7 @@ key as well, so even an uncached repeat changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Callable
@@ -20,8 +21,8 @@ from uuid import UUID
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
-from prefect.exceptions import ObjectNotFound
 from prefect.context import TaskRunContext
+from prefect.exceptions import ObjectNotFound
 
 from lcspr import clock
 from lcspr.settings import Settings
@@ -88,10 +89,9 @@ async def forget_refused_answer(flow_run_id: str, key: str) -> None:
     that held an NHS number or a name, so only accepted answers keep that second record.
     """
     async with get_client() as client:
-        try:
+        # Already gone (a replay), or never stored (the server rejected the answer): fine.
+        with contextlib.suppress(ObjectNotFound):
             await client.delete_flow_run_input(UUID(flow_run_id), f"suspended-{key}-response")
-        except ObjectNotFound:
-            pass  # already gone (a replay), or never stored (the server rejected it)
 
 
 @task(name="read-open-step", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])
