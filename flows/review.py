@@ -33,6 +33,7 @@ from tasks.review import (
     read_open_step,
     record_decision,
     record_refusal,
+    redact_refused_referral,
     register_referral,
 )
 
@@ -88,6 +89,7 @@ async def lcspr_review(referral: Referral) -> State[Any]:
         referred = await register_referral(referral, settings)
     except Refused as refusal:
         logger.error("Referral refused: %s", refusal.reason)
+        await redact_refused_referral(flow_run_id, referral)
         return Failed(message=f"Referral refused: {refusal.reason}")
     reference = referred.reference
     if referred.flow_run_id not in (None, flow_run_id):

@@ -94,6 +94,23 @@ async def forget_refused_answer(flow_run_id: str, key: str) -> None:
             await client.delete_flow_run_input(UUID(flow_run_id), f"suspended-{key}-response")
 
 
+REDACTED = "[removed: the referral was refused]"
+
+
+@side_effect("redact-refused-referral")
+async def redact_refused_referral(flow_run_id: str, referral: Referral) -> None:
+    """Blank the free text of a refused referral in the run's stored parameters.
+
+    A referral started from the UI's Custom run form is stored by Prefect before the
+    flow can judge it; if it was refused (perhaps for a real name or a postcode), the
+    free-text fields must not stay in Prefect's database.
+    """
+    parameters = {"referral": {**referral.model_dump(mode="json"),
+                               "child_pseudonym": REDACTED, "outline": REDACTED, "referred_by": REDACTED}}
+    async with get_client() as client:
+        await client.update_flow_run(UUID(flow_run_id), parameters=parameters)
+
+
 @task(name="read-open-step", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])
 async def read_open_step(reference: str, settings: Settings) -> OpenStep | None:
     """What the review waits on now. A read: never cached (Prefect caches by inputs

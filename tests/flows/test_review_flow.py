@@ -188,6 +188,25 @@ def test_a_referral_refused_by_the_rules_fails_the_run_with_the_reason_and_write
     assert register_for(flow_settings).find_by_agency_reference("Thames Valley Police", "FLOW-NO-DSL") is None
 
 
+def test_a_referral_refused_for_identifying_details_leaves_no_copy_in_prefect(driver, flow_settings):
+    """Prefect stored the Custom run's parameters before the flow judged them: the flow blanks the free text."""
+    import asyncio
+
+    run_id = driver.start(make_referral(agency_reference="FLOW-POSTCODE",
+                                        outline="Injury at the family home, HP19 8FF, reported by school."))
+    state = driver.state(run_id)
+    assert state.is_failed()
+    assert "could identify a child" in state.message and "HP19" not in state.message
+
+    async def parameters() -> dict[str, Any]:
+        async with get_client() as client:
+            return (await client.read_flow_run(run_id)).parameters
+
+    stored = asyncio.run(parameters())["referral"]
+    assert "HP19" not in str(stored)
+    assert stored["outline"].startswith("[removed") and stored["agency_reference"] == "FLOW-POSTCODE"
+
+
 def test_the_deployment_offers_the_referral_as_a_form(deployment_id):
     """The UI's Custom run form is built from this schema: every referral field, described, required ones marked."""
     import asyncio
