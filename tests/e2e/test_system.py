@@ -1,9 +1,10 @@
-"""The whole system as a person uses it: `lcspr up`, then `lcspr refer / status / decide`.
+"""The whole system as a person uses it: `./run`, then `lcspr refer / status / decide`.
 
-Starts ``lcspr up`` as a subprocess in a temporary home on free ports (a real Prefect
-server with its SQLite database, a process worker, the deployments from ``prefect.yaml``
-and the local SMTP outbox), drives one review through its first step with the CLI, and
-stops it with SIGINT, checking that every process it started is gone.
+Starts ``./run`` (the README's run command, which execs ``lcspr up``) as a subprocess in
+a temporary home on free ports (a real Prefect server with its SQLite database, a
+process worker, the deployments from ``prefect.yaml`` and the local SMTP outbox),
+drives one review through its first step with the CLI, and stops it with SIGINT,
+checking that every process it started is gone.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from models.workdays import WorkingCalendar
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 LCSPR = str(Path(sys.executable).with_name("lcspr"))
+RUN = Path(__file__).resolve().parents[2] / "run"
 T = TypeVar("T")
 
 
@@ -100,8 +102,9 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     })
     output = home / "up.out"
     with output.open("wb") as out:
+        # The README's run command itself (its setup is a no-op once installed; it then execs `lcspr up`).
         process = subprocess.Popen(
-            [LCSPR, "up"], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
+            [str(RUN)], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     system = System(home, f"http://127.0.0.1:{port}/api", env, process, output)
