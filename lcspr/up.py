@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
 from lcspr.settings import Settings
@@ -177,17 +177,14 @@ class Supervisor:
         handle.flush()
         return log, handle
 
+    def _child_io(self, handle: BinaryIO) -> dict[str, Any]:
+        """Children log to ``handle``, read nothing, run in the checkout with the system's env."""
+        return {"stdout": handle, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL,
+                "env": dict(self.env), "cwd": PROJECT_DIR}
+
     def start(self, name: str, argv: list[str]) -> Child:
         log, handle = self._open_log(name, argv)
-        process = subprocess.Popen(
-            argv,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env=dict(self.env),
-            cwd=PROJECT_DIR,
-            start_new_session=True,
-        )
+        process = subprocess.Popen(argv, **self._child_io(handle), start_new_session=True)
         child = Child(name, process, log, handle)
         self.children.append(child)
         print(f"  started {name:<7} pid {process.pid:<7} log {log}", flush=True)
@@ -198,16 +195,7 @@ class Supervisor:
         _, handle = self._open_log(name, argv)
         with handle:
             try:
-                return subprocess.run(
-                    argv,
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    stdin=subprocess.DEVNULL,
-                    env=dict(self.env),
-                    cwd=PROJECT_DIR,
-                    timeout=timeout,
-                    check=False,
-                ).returncode
+                return subprocess.run(argv, **self._child_io(handle), timeout=timeout, check=False).returncode
             except subprocess.TimeoutExpired:
                 return -1
 
