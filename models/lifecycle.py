@@ -26,6 +26,7 @@ from models.clocks import DEFAULT_RULES, Clock, ClockKind, ClockRule, Extension
 from models.errors import Refused
 from models.identifiers import ensure_no_identifiers
 from models.referral import Referral
+from models.reminders import agency_role
 from models.steps import (
     SPECS,
     ActionInput,
@@ -230,10 +231,6 @@ def _stop_running(review: Review, on: date, reason: str) -> Review:
     return replace(review, clocks=tuple(stop(c) for c in review.clocks))
 
 
-def _agency_role(agency: str) -> str:
-    return "agency-" + re.sub(r"[^a-z0-9]+", "-", agency.lower()).strip("-")
-
-
 def split_list(text: str) -> list[str]:
     """Split a free-text list given as ' | '-separated or one item per line."""
     parts = re.split(r"\s*\|\s*|\s*\n\s*", text)
@@ -373,6 +370,8 @@ def _check_tor(review: Review, v: TermsOfReferenceInput, policy: Policy) -> None
     agencies = split_agencies(v.agencies_in_scope)
     if not agencies:
         raise Refused("Name at least one agency in scope (comma-separated).")
+    for agency in agencies:
+        agency_role(agency)  # refuses a name with no letter or digit: it could not be addressed
     if len({a.lower() for a in agencies}) != len(agencies):
         raise Refused("An agency is named twice in 'Agencies in scope'.")
 
@@ -381,7 +380,7 @@ def _tor(review: Review, v: TermsOfReferenceInput, policy: Policy) -> Review:
     requests = tuple(AgencyRequest(agency=a, requested_on=v.decided_on) for a in split_agencies(v.agencies_in_scope))
     review = replace(review, agencies=requests, stage=Stage.AGENCY_REPORTS)
     for a in requests:
-        review = _start_clock(review, policy, ClockKind.AGENCY_REPORT, v.decided_on, a.agency, _agency_role(a.agency))
+        review = _start_clock(review, policy, ClockKind.AGENCY_REPORT, v.decided_on, a.agency, agency_role(a.agency))
     return review
 
 
@@ -538,6 +537,7 @@ def _check_action(review: Review, v: ActionInput, policy: Policy) -> None:
             f"There is no recommendation {v.recommendation_number}; this review has "
             f"{len(review.recommendations)} recommendation(s)."
         )
+    agency_role(v.owner_agency)  # refuses a name with no letter or digit
     if v.due_on <= v.decided_on:
         raise Refused(f"The action's due date ({v.due_on}) must be after the date it is agreed ({v.decided_on}).")
     if v.last_action:
@@ -554,7 +554,7 @@ def _action(review: Review, v: ActionInput, policy: Policy) -> Review:
     number = len(review.actions) + 1
     action = Action(number, v.recommendation_number, v.owner_agency, v.action, v.due_on)
     review = replace(review, actions=(*review.actions, action))
-    review = _start_clock(review, policy, ClockKind.ACTION, v.due_on, f"action-{number}", _agency_role(v.owner_agency))
+    review = _start_clock(review, policy, ClockKind.ACTION, v.due_on, f"action-{number}", agency_role(v.owner_agency))
     return replace(review, stage=Stage.ACTION_MONITORING) if v.last_action else review
 
 
@@ -695,7 +695,7 @@ def open_step(review: Review, policy: Policy) -> OpenStep | None:
     due = review.clock(clock_key).due(policy.calendar) if clock_key else None
     asked_of = spec.asked_of
     if kind is StepKind.AGENCY_REPORT:
-        asked_of = ",".join(_agency_role(a.agency) for a in review.outstanding_agencies)
+        asked_of = ",".join(agency_role(a.agency) for a in review.outstanding_agencies)
     return OpenStep(
         kind=kind, key=step_key(kind, occurrence, review.attempt), occurrence=occurrence,
         attempt=review.attempt, title=spec.title, asked_of=asked_of, question=spec.question,

@@ -986,3 +986,11 @@ def test_every_stage_is_reachable_from_referred_and_only_closed_waits_on_nothing
 def test_rule_names_are_unique() -> None:
     names = [r.name for r in RULES.values()]
     assert len(names) == len(set(names))
+
+
+def test_an_agency_name_that_could_not_be_addressed_is_refused_at_terms_of_reference() -> None:
+    """Agencies are emailed by a tag made from their name; '--' would make none."""
+    review = reach("terms-of-reference-1")
+    with pytest.raises(Refused, match="letter or digit"):
+        decide(review, "terms-of-reference-1", {**TOR, "agencies_in_scope": "Thames Valley Police, --"}, TODAY, POLICY)
+    assert key_of(review) == "terms-of-reference-1"
