@@ -15,19 +15,20 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.context import TaskRunContext
-from prefect.exceptions import ObjectNotFound
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from lcspr import clock
 from lcspr.settings import Settings
 from models.lifecycle import OpenStep
 from models.referral import Referral
+from models.runs import wait_key
 from tasks.register import Outcome, Referred, Register, open_register
 
 
@@ -53,14 +54,25 @@ def register_for(settings: Settings) -> Register:
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+SIDE_EFFECT_RETRIES = 3
+SIDE_EFFECT_RETRY_DELAYS: list[float] = [2, 10, 30]
+
+
 def side_effect(name: str) -> Callable[[F], F]:
     """The decorator for a side-effect task: persisted result, run-scoped cache key, retries.
 
     Typed as returning the function itself: a Task is called exactly like it.
+    ``tests/unit/test_task_configuration.py`` reads these settings back from every task.
     """
-    decorator: Callable[[F], F] = task(  # type: ignore[assignment]  # a Task is called like its functionname=name, cache_key_fn=run_scoped_key, persist_result=True, retries=3,
-                retry_delay_seconds=[2, 10, 30])
-    return decorator
+    decorator = task(
+        name=name,
+        cache_key_fn=run_scoped_key,
+        persist_result=True,
+        retries=SIDE_EFFECT_RETRIES,
+        retry_delay_seconds=SIDE_EFFECT_RETRY_DELAYS,
+    )
+    # A Task is called like the function it wraps; mypy cannot see that through task()'s overloads.
+    return cast(Callable[[F], F], decorator)
 
 
 @side_effect("register-referral")
@@ -91,7 +103,34 @@ async def forget_refused_answer(flow_run_id: str, key: str) -> None:
     async with get_client() as client:
         # Already gone (a replay), or never stored (the server rejected the answer): fine.
         with contextlib.suppress(ObjectNotFound):
-            await client.delete_flow_run_input(UUID(flow_run_id), f"suspended-{key}-response")
+            try:
+                await client.delete_flow_run_input(UUID(flow_run_id), f"suspended-{key}-response")
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 404:
+                    raise
+
+
+@task(name="choose-wait-key", cache_policy=NO_CACHE, retries=3, retry_delay_seconds=[2, 10, 30])
+async def choose_wait_key(flow_run_id: str, step_key: str) -> str:
+    """The key to wait on for the open step: the step key, unless this run already waited on it and the
+    process died before an answer came (the run was restarted). Prefect refuses a used key and hands back
+    its stored answer, or an empty one if none was given; so skip a used key without an answer
+    (``rapid-review-1-wait-2``), and keep one that has an answer, so that answer is recorded."""
+    run_id = UUID(flow_run_id)
+    async with get_client() as client:
+        used = (await client.read_flow_run(run_id)).empirical_policy.pause_keys or set()
+        attempt = 1
+        while (key := wait_key(step_key, attempt)) in used:
+            try:
+                await client.read_flow_run_input(run_id, f"suspended-{key}-response")
+                return key
+            except ObjectNotFound:
+                pass
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 404:
+                    raise
+            attempt += 1
+        return key
 
 
 REDACTED = "[removed: the referral was refused]"
