@@ -10,15 +10,29 @@ Started, in order, each in its own process group with its output in ``<home>/log
 4. ``prefect worker start --pool lcspr-local``.
 
 The register's migrations run and the local Apprise config is written (if none exists)
-before anything starts. Ctrl-C or SIGTERM terminates every child process group, waits for
-it, and kills whatever is left (flow-run processes a worker started in sessions of their own
-included). This module imports no Prefect code: Prefect reads its settings at import, and
-the environment for it is built here.
+before anything starts.
+
+Restarts: once everything is up, a child that stops is started again (same command,
+environment, folder and log, in a new session of its own) after a backoff of 1 s, 2 s, 4 s ...
+up to 30 s; each restart is printed and noted in the child's log. A run that lasted at least
+30 s counts as healthy and starts the count again; a child that stops 5 times in a row,
+each time within 30 s of starting, makes `lcspr up` stop everything and exit 1 with the end
+of that child's log. Restarts are scheduled by time, so Ctrl-C works during a backoff. A
+restarted Prefect server keeps its database and the worker reconnects by itself.
+
+Stopping: on Linux this process is a child subreaper (``prctl(PR_SET_CHILD_SUBREAPER)``), so
+flow-run processes orphaned when their worker dies (some run in sessions of their own) are
+reparented to it instead of to init, stay among its descendants, and are reaped while it
+runs. Ctrl-C or SIGTERM terminates every child process group, waits for it, then ends every
+process still below this one, orphans included, and kills whatever is left. This module
+imports no Prefect code: Prefect reads its settings at import, and the environment for it
+is built here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import socket
@@ -43,6 +57,8 @@ POOL = "lcspr-local"
 ROLES = tuple(role.value for role in Role)
 HEALTH_TIMEOUT = 180.0
 STOP_GRACE = 15.0
+# prctl(2) option: orphaned descendants are reparented to this process instead of to init.
+PR_SET_CHILD_SUBREAPER = 36
 
 
 class UpError(Exception):
@@ -95,6 +111,9 @@ def child_env(settings: Settings) -> dict[str, str]:
             "LCSPR_UI_URL": settings.ui_url,
             "LCSPR_SMTP_HOST": settings.smtp_host,
             "LCSPR_SMTP_PORT": str(settings.smtp_port),
+            # prefect.yaml's lcspr-reconcile schedule reads this when `prefect deploy` runs.
+            "LCSPR_RECONCILE_INTERVAL_SECONDS": str(settings.reconcile_interval_seconds),
+            "LCSPR_RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_seconds),
             # prefect.yaml's pull step changes into this folder before loading the flow.
             "LCSPR_PROJECT_DIR": str(PROJECT_DIR),
             "PYTHONUNBUFFERED": "1",
@@ -113,22 +132,30 @@ def port_in_use(host: str, port: int) -> bool:
     return False
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc; empty where there is none)."""
-    children: dict[int, list[int]] = {}
+def _processes() -> dict[int, tuple[int, str]]:
+    """Every process's parent pid and state letter (Linux /proc; empty where there is none)."""
+    table: dict[int, tuple[int, str]] = {}
     proc = Path("/proc")
     if not proc.is_dir():
-        return []
+        return table
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             stat = (entry / "stat").read_text()
-        except OSError:
+            # "pid (comm) state ppid ...": comm may hold spaces or parentheses.
+            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
+            table[int(entry.name)] = (int(ppid), state)
+        except (OSError, ValueError):
             continue
-        # "pid (comm) state ppid ...": comm may hold spaces or parentheses.
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
+    return table
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (Linux /proc; empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    for child, (ppid, _) in _processes().items():
+        children.setdefault(ppid, []).append(child)
     found: list[int] = []
     todo = [pid]
     while todo:
@@ -153,21 +180,62 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def set_child_subreaper(enabled: bool = True) -> bool:
+    """Make this process the reaper of its orphaned descendants (Linux); False where that fails.
+
+    Orphans then stay in ``descendants(os.getpid())`` (so `Supervisor.stop_all` finds them)
+    and become this process's children (so `Supervisor.reap_orphans` must reap them).
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        result: int = libc.prctl(PR_SET_CHILD_SUBREAPER, int(enabled), 0, 0, 0)
+    except (OSError, AttributeError):
+        return False
+    return result == 0
+
+
 @dataclass
 class Child:
+    """One supervised command; its ``process`` and ``handle`` are replaced when it is restarted."""
+
     name: str
+    argv: list[str]
     process: subprocess.Popen[bytes]
     log: Path
     handle: IO[bytes]
+    # time.monotonic() when the current process was started.
+    started: float
+    # Runs in a row that ended within the supervisor's quick_run_seconds of starting.
+    quick_failures: int = 0
+    restarts: int = 0
+    # When a restart is due (time.monotonic()); None while the process runs.
+    restart_at: float | None = None
 
 
 @dataclass
 class Supervisor:
-    """Starts children in their own process groups and stops them all."""
+    """Starts children in their own sessions, restarts those that stop, and stops them all.
+
+    A child that stops is restarted after ``backoff_base`` seconds, doubled after each quick
+    failure up to ``backoff_cap``. A run shorter than ``quick_run_seconds`` is a quick failure;
+    after ``max_quick_failures`` of them in a row the supervisor gives up (`supervise_once`
+    returns why). A longer run starts the count again. The supervisor takes every process
+    below this one as its own: `reap_orphans` reaps those reparented to it and `stop_all`
+    ends them.
+    """
 
     env: Mapping[str, str]
     logs: Path
     children: list[Child] = field(default_factory=list)
+    backoff_base: float = 1.0
+    backoff_cap: float = 30.0
+    # Eight quick failures span about 90 s of backoff: long enough for a worker that cannot reach a
+    # restarting server to wait it out, short enough to stop on a child that can never start.
+    max_quick_failures: int = 8
+    quick_run_seconds: float = 30.0
+    gave_up: str | None = field(default=None, init=False)
 
     def _open_log(self, name: str, argv: list[str]) -> tuple[Path, BinaryIO]:
         """``<logs>/<name>.log``, opened for appending, headed by the time and the command."""
@@ -182,10 +250,17 @@ class Supervisor:
         return {"stdout": handle, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL,
                 "env": dict(self.env), "cwd": PROJECT_DIR}
 
+    def _spawn(self, argv: list[str], handle: BinaryIO) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, **self._child_io(handle), start_new_session=True)
+
     def start(self, name: str, argv: list[str]) -> Child:
         log, handle = self._open_log(name, argv)
-        process = subprocess.Popen(argv, **self._child_io(handle), start_new_session=True)
-        child = Child(name, process, log, handle)
+        try:
+            process = self._spawn(argv, handle)
+        except BaseException:
+            handle.close()
+            raise
+        child = Child(name, list(argv), process, log, handle, started=time.monotonic())
         self.children.append(child)
         print(f"  started {name:<7} pid {process.pid:<7} log {log}", flush=True)
         return child
@@ -199,17 +274,106 @@ class Supervisor:
             except subprocess.TimeoutExpired:
                 return -1
 
-    def exited(self) -> Child | None:
-        return next((c for c in self.children if c.process.poll() is not None), None)
+    def supervise_once(self, now: float | None = None) -> str | None:
+        """One tick of the main loop: reap orphans, note children that stopped, restart those due.
+
+        Returns why the supervisor gives up (a child failed quickly too often; then it stays
+        given up), or None. Never waits: restarts are scheduled by time.
+        """
+        if self.gave_up is not None:
+            return self.gave_up
+        now = time.monotonic() if now is None else now
+        self.reap_orphans()
+        for child in self.children:
+            if child.restart_at is None:
+                code = child.process.poll()
+                reason = None if code is None else self._stopped(child, f"exit {code}", now)
+            elif now >= child.restart_at:
+                reason = self._restart(child, now)
+            else:
+                reason = None
+            if reason is not None:
+                self.gave_up = reason
+                return reason
+        return None
+
+    def _stopped(self, child: Child, exit_text: str, now: float) -> str | None:
+        """Count the stop, then schedule a restart, or return why the supervisor gives up."""
+        if now - child.started < self.quick_run_seconds:
+            child.quick_failures += 1
+        else:
+            child.quick_failures = 0
+        if child.quick_failures >= self.max_quick_failures:
+            self._note(child, f"lcspr up: {child.name} stopped unexpectedly ({exit_text}); giving up")
+            return (
+                f"{child.name} stopped {child.quick_failures} times in a row, each time within "
+                f"{self.quick_run_seconds:g} s of starting (last: {exit_text}); giving up. "
+                f"See {child.log}:\n{_tail(child.log)}"
+            )
+        delay = min(self.backoff_cap, self.backoff_base * 2 ** max(child.quick_failures - 1, 0))
+        child.restarts += 1
+        child.restart_at = now + delay
+        self._note(
+            child,
+            f"lcspr up: {child.name} stopped unexpectedly ({exit_text}); "
+            f"restarting in {delay:g} s (restart {child.restarts})",
+        )
+        return None
+
+    def _restart(self, child: Child, now: float) -> str | None:
+        """Start the child's command again, logging to the same file (under a new header)."""
+        child.restart_at = None
+        child.started = now
+        child.handle.close()
+        try:
+            _, child.handle = self._open_log(child.name, child.argv)
+            child.process = self._spawn(child.argv, child.handle)
+        except OSError as exc:
+            return self._stopped(child, f"could not start: {exc}", now)
+        print(f"  restarted {child.name:<7} pid {child.process.pid:<7} log {child.log}", flush=True)
+        return None
+
+    def _note(self, child: Child, line: str) -> None:
+        """``line`` on stdout and at the end of the child's log."""
+        print(line, flush=True)
+        with contextlib.suppress(OSError, ValueError):
+            child.handle.write(f"{line}\n".encode())
+            child.handle.flush()
+
+    def reap_orphans(self) -> list[int]:
+        """Reap exited children of this process that no Popen of ours waits for; their pids.
+
+        Only orphans reparented here (see `set_child_subreaper`) qualify; never waitpid(-1),
+        which would take the exit status a child's Popen needs.
+        """
+        me = os.getpid()
+        managed = {c.process.pid for c in self.children}
+        reaped: list[int] = []
+        for pid, (ppid, state) in _processes().items():
+            if ppid != me or state != "Z" or pid in managed:
+                continue
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                continue
+            if done == pid:
+                reaped.append(pid)
+        return reaped
 
     def stop_all(self) -> None:
-        """SIGTERM every child's process group (newest first), wait, then kill what is left."""
+        """SIGTERM every child's process group (newest first), wait, then end what is left.
+
+        What is left: every process below a child or below this one (orphaned flow runs
+        reparented here included), SIGTERMed, then killed after 5 s, then reaped.
+        """
         if not self.children:
             return
         print("Stopping: " + ", ".join(c.name for c in reversed(self.children)), flush=True)
         # Flow-run processes may sit in sessions of their own: note every descendant now,
-        # while they are still linked to their parents.
+        # while they are still linked to their parents (or to this process, their subreaper).
+        managed = {c.process.pid for c in self.children}
         leftovers = {pid for c in self.children for pid in descendants(c.process.pid)}
+        leftovers.update(descendants(os.getpid()))
         for child in reversed(self.children):
             _signal_group(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
@@ -221,17 +385,25 @@ class Supervisor:
                 _signal_group(child.process.pid, signal.SIGKILL)
                 child.process.wait()
         for child in self.children:
-            _signal_group(child.process.pid, signal.SIGKILL)  # anything left in the groups
+            # Anything left in the groups.
+            _signal_group(child.process.pid, signal.SIGKILL)
             child.handle.close()
-        remaining = [pid for pid in leftovers if alive(pid)]
+        # Orphans of the children just stopped have been reparented here meanwhile.
+        leftovers.update(descendants(os.getpid()))
+        remaining = [pid for pid in leftovers - managed if alive(pid)]
         for pid in remaining:
             _kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 5
         while any(alive(p) for p in remaining) and time.monotonic() < deadline:
+            self.reap_orphans()
             time.sleep(0.1)
         for pid in remaining:
             if alive(pid):
                 _kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 2
+        while any(alive(p) for p in remaining) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.reap_orphans()
         self.children.clear()
         print("Stopped.", flush=True)
 
@@ -337,6 +509,8 @@ def up(settings: Settings) -> int:
     migrate(settings.register_url)
     print(f"Notifications config: {_write_apprise_config(settings)}", flush=True)
 
+    # Flow runs orphaned by a worker that dies must stay below this process (see stop_all).
+    set_child_subreaper()
     supervisor = Supervisor(env=env, logs=logs)
     previous = {sig: signal.signal(sig, _raise_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     prefect = [sys.executable, "-m", "prefect"]
@@ -388,13 +562,11 @@ def up(settings: Settings) -> int:
             f"  Refer a case: lcspr refer examples/referral.json",
             flush=True,
         )
+        # Short ticks keep Ctrl-C prompt; a child that stops is restarted by a later tick.
         while True:
-            gone = supervisor.exited()
-            if gone is not None:
-                raise UpError(
-                    f"{gone.name} stopped unexpectedly (exit {gone.process.returncode}); "
-                    f"see {gone.log}:\n{_tail(gone.log)}"
-                )
+            reason = supervisor.supervise_once(time.monotonic())
+            if reason is not None:
+                raise UpError(reason)
             time.sleep(0.5)
     except _Stop:
         return 0
