@@ -3,8 +3,9 @@
 The flow only sequences: register the referral, then loop "read the open step from
 the register → suspend for the answer → record it". It re-runs from the top on every
 resume; every side effect is a cached, idempotent task and every wait has a stable
-key (``rapid_review-1``, ``draft_review-2``, ``chair_decision-1~2`` after a refused
-answer), so a re-run repeats nothing. Waits are suspends (no process is held) with
+key (``rapid-review-1``, ``draft-review-2``, ``chair-decision-1-retry-2`` after a refused
+answer, ``rapid-review-1-wait-2`` when a restart lost an unanswered wait), so a re-run
+repeats nothing. Waits are suspends (no process is held) with
 no timeout: lateness is the deadline sweep's job.
 """
 
@@ -25,9 +26,11 @@ from models.errors import Refused
 from models.lifecycle import OpenStep, describe_validation_error
 from models.referral import Referral
 from models.steps import StepInput
+from tasks.failpoints import AFTER_RECORD, BEFORE_RECORD, failpoint
 from tasks.notify import announce_step, deliver_messages
 from tasks.review import (
     attach_flow_run,
+    choose_wait_key,
     forget_refused_answer,
     name_flow_run,
     read_open_step,
@@ -74,6 +77,18 @@ def describe_step(reference: str, step: OpenStep) -> str:
     return "\n".join(lines)
 
 
+LOST_ANSWER = ("The review's run was restarted while this step waited, and no answer was kept for it. "
+               "Please answer again.")
+
+
+def refusal_reason(exc: ValidationError) -> str:
+    """Why an answer could not be read. An empty one is not the person's fault: a wait whose key was
+    used before a crash (and never answered) comes back with no stored input on a re-run."""
+    if exc.errors() and all(e["type"] == "missing" for e in exc.errors()) and not exc.errors()[0].get("input"):
+        return LOST_ANSWER
+    return describe_validation_error(exc)
+
+
 def form_for(reference: str, step: OpenStep) -> type[RunInput]:
     base = _forms.setdefault(step.input_model, RunInput.subclass_from_base_model_type(step.input_model))
     return base.with_initial_data(description=describe_step(reference, step))
@@ -101,19 +116,22 @@ async def lcspr_review(referral: Referral) -> State[Any]:
         logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
         if await announce_step(reference, step.key, settings):
             await deliver_messages(settings, reference)
+        key = await choose_wait_key(flow_run_id, step.key)
         try:
-            answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=step.key)
+            answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=key)
         except ValidationError as exc:
             if not exc.title.startswith(step.input_model.__name__):
                 raise  # not the person's answer that failed: a fault of ours, let it show
             # The server does not check every format (e.g. dates); ask again under a new key.
-            await record_refusal(reference, step.key, describe_validation_error(exc), settings)
-            await forget_refused_answer(flow_run_id, step.key)
+            await record_refusal(reference, step.key, refusal_reason(exc), settings)
+            await forget_refused_answer(flow_run_id, key)
             continue
         payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
+        failpoint(settings.home, BEFORE_RECORD)
         outcome = await record_decision(reference, step.key, payload, settings)
+        failpoint(settings.home, AFTER_RECORD)
         if not outcome.accepted:
             logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
-            await forget_refused_answer(flow_run_id, step.key)
+            await forget_refused_answer(flow_run_id, key)
     logger.info("%s is closed.", reference)
     return Completed(message=f"{reference} closed.")

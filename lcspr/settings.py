@@ -81,6 +81,11 @@ class Settings(BaseSettings):
         description="Who receives a message for a role with no address (e.g. a new agency); '' to keep it pending.",
     )
 
+    # Self-healing: how often the lcspr-reconcile deployment runs, and how long a run may sit
+    # Pending or Running with no live process before it counts as stranded.
+    reconcile_interval_seconds: int = Field(default=300, ge=10)
+    reconcile_grace_seconds: float = Field(default=120, ge=0)
+
     # Reminder policy (every clock kind except "stays published", which only announces its date).
     reminders_before_working_days: list[int] = Field(default_factory=lambda: [5, 1])
     escalate_after_working_days: int = 1

@@ -113,6 +113,16 @@ class Referred:
 
 
 @dataclass(frozen=True)
+class RunLink:
+    """An open review as the projection has it: its open step and the flow run that drives it."""
+
+    reference: str
+    open_step_key: str | None
+    flow_run_id: str | None
+    referral: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Outcome:
     """What happened to an answer: accepted (the review moved on) or refused with a reason."""
 
@@ -188,6 +198,14 @@ class Register:
             if not include_closed:
                 stmt = stmt.where(ReviewRow.stage != "closed")
             return list(s.scalars(stmt))
+
+    def run_links(self, include_closed: bool = False) -> list[RunLink]:
+        """Every review's open step and flow run, from the projection (no replay)."""
+        with self.unit_of_work() as s:
+            stmt = select(ReviewRow).order_by(ReviewRow.id)
+            if not include_closed:
+                stmt = stmt.where(ReviewRow.stage != "closed")
+            return [RunLink(r.reference, r.open_step_key, r.flow_run_id, dict(r.referral)) for r in s.scalars(stmt)]
 
     def decisions(self, reference: str) -> list[Decision]:
         with self.unit_of_work() as s:
@@ -266,6 +284,20 @@ class Register:
             row.flow_run_id = flow_run_id
             row.updated_at = now
             self._audit(s, row, now, "system", "flow_run_attached", {"flow_run_id": flow_run_id})
+
+    def detach_flow_run(self, reference: str, flow_run_id: str, reason: str, now: datetime) -> bool:
+        """Forget the run that drove the review, if it is still that one (it is gone); audited.
+
+        Compare-and-clear, so two reconciles at once detach it once; the next run attaches itself.
+        """
+        with self.unit_of_work() as s:
+            row = self._row(s, reference, lock=True)
+            if row.flow_run_id != flow_run_id:
+                return False
+            row.flow_run_id = None
+            row.updated_at = now
+            self._audit(s, row, now, "system", "flow_run_detached", {"flow_run_id": flow_run_id, "reason": reason})
+            return True
 
     def check(self, reference: str, key: str, payload: Mapping[str, Any], today: date) -> None:
         """Judge an answer without recording it (the CLI asks before it resumes a run)."""
