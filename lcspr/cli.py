@@ -20,12 +20,14 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
+import httpx
 from pydantic import ValidationError
 
 from lcspr import clock
@@ -33,10 +35,10 @@ from lcspr.settings import Settings, flow_run_link
 from models.errors import ConfigurationError, NotFound, Refused
 
 if TYPE_CHECKING:
-    from prefect.client.schemas.objects import FlowRun
-
     from models.lifecycle import OpenStep
-    from tasks.register import Register
+    from models.runs import Judgement
+    from tasks.prefect_runs import PrefectRuns
+    from tasks.register import Register, RunLink
 
 T = TypeVar("T")
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -96,26 +98,45 @@ def parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"'{text}' is not a date as yyyy-mm-dd") from None
 
 
-def retry_unavailable(call: Callable[[], T], *, attempts: int = 6, first_delay: float = 0.5) -> T:
-    """Call, retrying HTTP 503 with backoff (SQLite's "database is locked" on the server)."""
-    import httpx
+def prefect_trouble(exc: Exception, settings: Settings) -> str | None:
+    """One line saying why Prefect could not be asked, and what to do; None if it is not that."""
+    if isinstance(exc, httpx.TransportError):
+        return f"cannot reach the Prefect API at {settings.api_url}: is `lcspr up` (./run) running?"
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        if code in (401, 403):
+            return (f"the Prefect API at {settings.api_url} refused the credentials (HTTP {code}): set "
+                    "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING ('user:password')")
+        if code == 404 and "/deployments/name/" in str(exc.request.url):
+            return f"the deployment {settings.deployment} does not exist on {settings.api_url}; `lcspr up` deploys it"
+        if code >= 500:
+            return f"the Prefect API at {settings.api_url} failed (HTTP {code}); see its log (.lcspr/logs/server.log)"
+    return None
 
-    delay = first_delay
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code != 503 or attempt == attempts:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 8.0)
-    raise AssertionError("unreachable")
+
+@contextmanager
+def prefect_runs(settings: Settings) -> Iterator[PrefectRuns]:
+    """The review runs on the Prefect server; a failure to reach it becomes one clear line (exit 1)."""
+    from prefect.client.orchestration import get_client
+
+    from tasks.prefect_runs import PrefectRuns
+
+    try:
+        with get_client(sync_client=True) as client:
+            yield PrefectRuns(client, settings.deployment)
+    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        trouble = prefect_trouble(exc, settings)
+        if trouble is None:
+            raise
+        raise SystemFailure(trouble[0].upper() + trouble[1:] + ".") from None
 
 
-def _prefect_unreachable(settings: Settings) -> SystemFailure:
-    return SystemFailure(
-        f"Cannot reach the Prefect API at {settings.api_url}. Is `lcspr up` (./run) running?"
-    )
+def judge_runs(runs: PrefectRuns, settings: Settings, links: Iterable[RunLink]) -> dict[str, Judgement]:
+    """How each review's flow run stands against its open step in the register."""
+    from tasks.reconcile import judge_link
+
+    now = clock.now()
+    return {link.reference: judge_link(link, runs, now, settings.reconcile_grace_seconds) for link in links}
 
 
 def _step_json(step: OpenStep | None) -> dict[str, Any] | None:
@@ -159,53 +180,31 @@ def cmd_refer(args: argparse.Namespace, settings: Settings) -> int:
 
     referral = Referral.model_validate(read_json_object(args.file))
     register = register_for(settings)
-    referred = register.refer(referral, clock.today(), clock.now())
-    reference = referred.reference
-    if not referred.created:
-        print(
-            f"Already referred: {referral.referring_agency} {referral.agency_reference} "
-            f"is review {reference}."
-        )
-    flow_run_id = referred.flow_run_id
-    if flow_run_id is None:
-        run = start_review_run(settings, reference, referral.model_dump(mode="json"))
-        flow_run_id = str(run.id)
-        try:
-            register.attach_flow_run(reference, flow_run_id, clock.now())
-        except Refused:  # another run got there first (e.g. started from the UI): it stands
-            flow_run_id = register.flow_run_id(reference) or flow_run_id
+    with prefect_runs(settings) as runs:
+        # Ask Prefect first: if the run cannot be started, nothing is registered either.
+        runs.check()
+        referred = register.refer(referral, clock.today(), clock.now())
+        reference = referred.reference
+        if not referred.created:
+            print(f"Already referred: {referral.referring_agency} {referral.agency_reference} is review {reference}.")
+        flow_run_id = referred.flow_run_id
+        if flow_run_id is None:
+            try:
+                flow_run_id = runs.start(reference, {"referral": referral.model_dump(mode="json")},
+                                         idempotency_key=reference)
+            except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+                trouble = prefect_trouble(exc, settings) or f"{type(exc).__name__}: {exc}"
+                raise SystemFailure(
+                    f"{reference} is registered, but its flow run could not be started: {trouble}. "
+                    f"Nothing is lost: once that is fixed, `lcspr reconcile` (or this `lcspr refer` again) "
+                    f"starts it.") from None
+            try:
+                register.attach_flow_run(reference, flow_run_id, clock.now())
+            except Refused:  # another run got there first (e.g. started from the UI): it stands
+                flow_run_id = register.flow_run_id(reference) or flow_run_id
     print(reference)
     print(f"Flow run: {flow_run_url(settings, flow_run_id)}")
     return 0
-
-
-def start_review_run(settings: Settings, reference: str, referral: Mapping[str, Any]) -> FlowRun:
-    """Create (or find: the idempotency key is the reference) the review's flow run."""
-    import httpx
-    from prefect.deployments import run_deployment
-
-    def create() -> FlowRun:
-        run: FlowRun = run_deployment(  # type: ignore[assignment]  # sync outside an event loop
-            settings.deployment,
-            parameters={"referral": dict(referral)},
-            flow_run_name=reference,
-            idempotency_key=reference,
-            timeout=0,
-            as_subflow=False,
-        )
-        return run
-
-    try:
-        return retry_unavailable(create)
-    except httpx.ConnectError:
-        raise _prefect_unreachable(settings) from None
-    except httpx.HTTPStatusError as exc:
-        if exc.response.status_code == 404:
-            raise SystemFailure(
-                f"The deployment {settings.deployment} does not exist on {settings.api_url}; "
-                "`lcspr up` deploys it."
-            ) from None
-        raise
 
 
 # ---------------------------------------------------------------- status
@@ -285,8 +284,27 @@ def status_of(
     }
 
 
+REPAIR = "lcspr reconcile"
+
+
+def run_status(settings: Settings, register: Register, reference: str) -> dict[str, Any]:
+    """The Prefect run's state next to the register's open step, and whether it needs repair."""
+    link = next((r for r in register.run_links(include_closed=True) if r.reference == reference), None)
+    if link is None:
+        return {"health": "unknown", "explanation": "no such review", "needs_repair": False, "repair": None}
+    try:
+        with prefect_runs(settings) as runs:
+            judgement = judge_runs(runs, settings, [link])[reference]
+    except SystemFailure as exc:
+        return {"health": "unknown", "explanation": str(exc), "needs_repair": False, "repair": None}
+    return {"health": judgement.health.value, "explanation": judgement.explanation,
+            "needs_repair": judgement.needs_repair, "repair": REPAIR if judgement.needs_repair else None}
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    status = status_of(register_for(settings), settings, args.reference, clock.today())
+    register = register_for(settings)
+    status = status_of(register, settings, args.reference, clock.today())
+    status["run"] = run_status(settings, register, args.reference)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -294,6 +312,11 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{status['reference']} ({status['pseudonym']}): stage {status['stage']}{route}")
     if status["flow_run_url"]:
         print(f"Flow run: {status['flow_run_url']}")
+    run = status["run"]
+    if run["needs_repair"]:
+        print(f"PROBLEM: nobody can answer this review now: {run['explanation']}. Repair: `{REPAIR}`.")
+    else:
+        print(f"Run: {run['health']} ({run['explanation']})")
     step = status["open_step"]
     if step is None:
         print(f"Closed on {status['closed_on']}; waiting on no step.")
@@ -407,9 +430,16 @@ def cmd_decide(args: argparse.Namespace, settings: Settings) -> int:
     key = resolve_step_key(args.step, register.open_step(reference), reference)
     register.check(reference, key, payload, clock.today())  # Refused: exit 2, nothing written
     flow_run_id = register.flow_run_id(reference)
-    if flow_run_id is None:
+    run = run_status(settings, register, reference)
+    if run["needs_repair"] or flow_run_id is None:
         raise SystemFailure(
-            f"Review {reference} has no flow run yet; run `lcspr refer` with its referral again."
+            f"{reference}'s flow run cannot take an answer: {run['explanation']}. Run `{REPAIR}` to repair it, "
+            "then answer again (nothing was recorded)."
+        )
+    if run["health"] == "no_worker":
+        raise SystemFailure(
+            f"{reference}'s flow run is {run['explanation']}: is `lcspr up` (./run) running? "
+            "Answer again once its worker is (nothing was recorded)."
         )
     resume_run(settings, flow_run_id, key, payload)
     print(f"{reference}: answer to {key} sent; the flow is resuming.")
@@ -422,41 +452,34 @@ def resume_run(
     settings: Settings, flow_run_id: str, key: str, payload: Mapping[str, Any], settle: float = 30.0
 ) -> None:
     """Resume the suspended run with the answer, once it waits on ``key`` (up to ``settle`` s)."""
-    import httpx
-    from prefect.client.orchestration import get_client
     from prefect.client.schemas.responses import SetStateStatus
 
+    from models.runs import step_of_wait
+    from tasks.prefect_runs import retry_unavailable
+
     run_id = UUID(flow_run_id)
-    try:
-        with get_client(sync_client=True) as client:
-            deadline = time.monotonic() + settle
-            while True:
-                run = retry_unavailable(lambda: client.read_flow_run(run_id))
-                state = run.state
-                waiting_on = state.state_details.pause_key if state and state.is_paused() else None
-                if waiting_on == key:
-                    break
-                if state is not None and state.is_final():
-                    raise SystemFailure(
-                        f"The flow run is {state.name}; it cannot take an answer. "
-                        f"See {flow_run_url(settings, flow_run_id)}"
-                    )
-                if time.monotonic() > deadline:
-                    now = (
-                        f"waits on {waiting_on}"
-                        if waiting_on
-                        else f"is {state.name if state else 'unknown'}"
-                    )
-                    raise SystemFailure(
-                        f"The flow run {now}, not on {key}; try again in a moment. "
-                        f"See {flow_run_url(settings, flow_run_id)}"
-                    )
-                time.sleep(1)
-            result = retry_unavailable(
-                lambda: client.resume_flow_run(run_id, run_input=dict(payload))
-            )
-    except httpx.ConnectError:
-        raise _prefect_unreachable(settings) from None
+    with prefect_runs(settings) as runs:
+        client = runs.client
+        deadline = time.monotonic() + settle
+        while True:
+            run = retry_unavailable(lambda: client.read_flow_run(run_id))
+            state = run.state
+            waiting_on = step_of_wait(state.state_details.pause_key) if state and state.is_paused() else None
+            if waiting_on == key:
+                break
+            if state is not None and state.is_final():
+                raise SystemFailure(
+                    f"The flow run is {state.name}; it cannot take an answer. Run `{REPAIR}` to repair it, "
+                    f"then answer again. See {flow_run_url(settings, flow_run_id)}"
+                )
+            if time.monotonic() > deadline:
+                now = f"waits on {waiting_on}" if waiting_on else f"is {state.name if state else 'unknown'}"
+                raise SystemFailure(
+                    f"The flow run {now}, not on {key}, after {settle:.0f} s. `lcspr status` shows why; "
+                    f"if it stays so, `{REPAIR}` repairs it. See {flow_run_url(settings, flow_run_id)}"
+                )
+            time.sleep(1)
+        result = retry_unavailable(lambda: client.resume_flow_run(run_id, run_input=dict(payload)))
     if result.status == SetStateStatus.REJECT:
         reason = result.details.reason if hasattr(result.details, "reason") else str(result.details)
         raise Refused(f"The Prefect server refused the answer: {reason}")
@@ -510,27 +533,75 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     register = register_for(settings)
     today = clock.today()
     cal = settings.calendar()
+    links = register.run_links(include_closed=args.all)
+    try:
+        with prefect_runs(settings) as runs:
+            health: dict[str, str] = {}
+            judged = judge_runs(runs, settings, links)
+            for reference, judgement in judged.items():
+                health[reference] = judgement.health.value + (" !" if judgement.needs_repair else "")
+        unreachable = ""
+    except SystemFailure as exc:
+        health, unreachable = {}, str(exc)
     rows = []
-    for reference in register.references(include_closed=args.all):
-        review = register.load(reference)
+    for link in links:
+        review = register.load(link.reference)
         step = open_step(review, register.policy)
         rag = "-"
         if step is not None and step.clock_key:
             rag = review.clock(step.clock_key).rag(today, cal, settings.amber_within_working_days)
         rows.append(
             [
-                reference,
+                link.reference,
                 review.referral.child_pseudonym,
                 review.stage.value,
                 step.key if step else "-",
                 step.due.isoformat() if step and step.due else "-",
                 rag,
+                health.get(link.reference, "unknown"),
             ]
         )
     if not rows:
         print("No open reviews.")
         return 0
-    print(_table(rows, ["reference", "pseudonym", "stage", "open step", "due", "RAG"]))
+    print(_table(rows, ["reference", "pseudonym", "stage", "open step", "due", "RAG", "run"]))
+    stranded = [r for r in rows if r[-1].endswith("!")]
+    if stranded:
+        print(f"\n{len(stranded)} review(s) marked ! cannot be answered now (see `lcspr status REFERENCE`); "
+              f"`{REPAIR}` repairs them.")
+    if unreachable:
+        print(f"\nRun states unknown: {unreachable}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- reconcile
+
+
+def add_reconcile(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser(
+        "reconcile",
+        help="Compare every open review with its flow run and repair the stranded ones (crashed, lost, none).",
+    )
+    p.add_argument("--dry-run", action="store_true", help="Only show what is found and would be repaired.")
+    p.add_argument("--json", action="store_true", help="Machine-readable output.")
+    p.set_defaults(handler=cmd_reconcile)
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    from tasks.reconcile import reconcile
+
+    register = register_for(settings)
+    with prefect_runs(settings) as runs:
+        findings = reconcile(register, runs, now=clock.now(), grace_seconds=settings.reconcile_grace_seconds,
+                             dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps([f.as_json() for f in findings], indent=2))
+        return 0
+    for finding in findings:
+        print(finding.line)
+    repairs = [f for f in findings if f.judgement.needs_repair]
+    verb = "need" if args.dry_run else "needed"
+    print(f"{len(findings)} open review(s); {len(repairs)} {verb} repair.")
     return 0
 
 
@@ -726,6 +797,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]]
     add_status,
     add_decide,
     add_list,
+    add_reconcile,
     add_workdays,
     add_clock,
     add_audit,
@@ -779,6 +851,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         return 2
     except (SystemFailure, ConfigurationError) as exc:
         print(f"lcspr {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        trouble = prefect_trouble(exc, settings)
+        if trouble is None:
+            raise
+        print(f"lcspr {args.command}: {trouble}.", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
