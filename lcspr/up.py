@@ -50,6 +50,8 @@ from urllib.parse import urlsplit
 
 from lcspr.settings import Settings
 from models.reminders import Role
+from tasks.processes import alive, descendants
+from tasks.processes import processes as _processes
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POOL = "lcspr-local"
@@ -111,7 +113,6 @@ def child_env(settings: Settings) -> dict[str, str]:
             "LCSPR_UI_URL": settings.ui_url,
             "LCSPR_SMTP_HOST": settings.smtp_host,
             "LCSPR_SMTP_PORT": str(settings.smtp_port),
-            # prefect.yaml's lcspr-reconcile schedule reads this when `prefect deploy` runs.
             "LCSPR_RECONCILE_INTERVAL_SECONDS": str(settings.reconcile_interval_seconds),
             "LCSPR_RECONCILE_GRACE_SECONDS": str(settings.reconcile_grace_seconds),
             # prefect.yaml's pull step changes into this folder before loading the flow.
@@ -130,54 +131,6 @@ def port_in_use(host: str, port: int) -> bool:
         except OSError:
             return True
     return False
-
-
-def _processes() -> dict[int, tuple[int, str]]:
-    """Every process's parent pid and state letter (Linux /proc; empty where there is none)."""
-    table: dict[int, tuple[int, str]] = {}
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return table
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-            # "pid (comm) state ppid ...": comm may hold spaces or parentheses.
-            state, ppid = stat.rsplit(")", 1)[1].split()[:2]
-            table[int(entry.name)] = (int(ppid), state)
-        except (OSError, ValueError):
-            continue
-    return table
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc; empty where there is none)."""
-    children: dict[int, list[int]] = {}
-    for child, (ppid, _) in _processes().items():
-        children.setdefault(ppid, []).append(child)
-    found: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie still answers kill(0); treat it as gone.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state != "Z"
 
 
 def set_child_subreaper(enabled: bool = True) -> bool:
@@ -547,7 +500,17 @@ def up(settings: Settings) -> int:
                 f"`prefect deploy --all` failed; see {logs / 'deploy.log'}:\n"
                 f"{_tail(logs / 'deploy.log')}"
             )
-        print(f"  deployed prefect.yaml (log {logs / 'deploy.log'})", flush=True)
+        # The reconcile interval is a setting; Prefect checks schedules before it fills in
+        # prefect.yaml's {{ $VARS }}, so the setting is applied by deploying that one again.
+        reconcile = [*prefect, "--no-prompt", "deploy", "--name", "lcspr-reconcile",
+                     "--interval", str(settings.reconcile_interval_seconds)]
+        if supervisor.run("deploy", reconcile, timeout=300) != 0:
+            raise UpError(
+                f"`prefect deploy --name lcspr-reconcile` failed; see {logs / 'deploy.log'}:\n"
+                f"{_tail(logs / 'deploy.log')}"
+            )
+        print(f"  deployed prefect.yaml (log {logs / 'deploy.log'}); reconcile every "
+              f"{settings.reconcile_interval_seconds} s", flush=True)
         supervisor.start(
             "worker", [*prefect, "worker", "start", "--pool", POOL, "--type", "process"]
         )

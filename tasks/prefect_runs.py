@@ -26,6 +26,7 @@ from prefect.exceptions import ObjectNotFound
 from prefect.states import Scheduled
 
 from models.runs import Process, RunView
+from tasks.processes import descendants
 
 T = TypeVar("T")
 # The name the UI shows on a run put back to wait for a worker after a crash (Prefect's own term).
@@ -47,21 +48,34 @@ def retry_unavailable(call: Callable[[], T], *, attempts: int = 6, first_delay: 
 
 
 def process_of(flow_run_id: str, infrastructure_pid: str | None, proc: Path = Path("/proc")) -> Process:
-    """Is the process executing this run alive on this machine?"""
+    """Is the process executing this run alive on this machine?
+
+    The recorded pid may be Prefect's workspace supervisor, which starts the engine as its child:
+    the run counts as alive when that process, or one below it, carries the run id.
+    """
     if not infrastructure_pid or not infrastructure_pid.isdigit() or not proc.is_dir():
         return Process.UNKNOWN
-    entry = proc / infrastructure_pid
+    pid = int(infrastructure_pid)
     try:
-        state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        environ = (entry / "environ").read_bytes().split(b"\0")
+        state = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
         return Process.GONE
     except OSError:
         return Process.UNKNOWN
     if state in ("Z", "X"):
         return Process.GONE
-    mine = f"PREFECT__FLOW_RUN_ID={flow_run_id}".encode()
-    return Process.ALIVE if mine in environ else Process.GONE
+    mine = flow_run_id.encode()
+    for candidate in [pid, *descendants(pid, proc)]:
+        try:
+            if mine in (proc / str(candidate) / "environ").read_bytes() or \
+                    mine in (proc / str(candidate) / "cmdline").read_bytes():
+                return Process.ALIVE
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return Process.UNKNOWN
+    # A live process that is not this run's: the pid was reused after the run's process died.
+    return Process.GONE
 
 
 def view_of(run: FlowRun) -> RunView:
