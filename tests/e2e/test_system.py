@@ -12,153 +12,41 @@ from __future__ import annotations
 import email
 import email.message
 import email.policy
-import json
-import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
 from lcspr import clock
 from lcspr.up import alive, descendants
 from models.workdays import WorkingCalendar
+from tests.e2e.conftest import System, answer_file, referral_file, start_system, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
-LCSPR = str(Path(sys.executable).with_name("lcspr"))
-RUN = Path(__file__).resolve().parents[2] / "run"
-T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: float = 1.0) -> T:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value is not None:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-
-
-@dataclass
-class System:
-    home: Path
-    api_url: str
-    env: dict[str, str]
-    process: subprocess.Popen[bytes]
-    output: Path
-
-    def lcspr(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [LCSPR, *args], env=self.env, cwd=self.home, capture_output=True, text=True,
-            timeout=timeout, check=False,
-        )
-
-    def api(self, path: str) -> Any:
-        try:
-            with urllib.request.urlopen(self.api_url + path, timeout=5) as response:
-                return json.loads(response.read())
-        except (urllib.error.URLError, OSError):
-            return None
-
-    def status(self, reference: str) -> dict[str, Any]:
-        result = self.lcspr("status", reference, "--json")
-        assert result.returncode == 0, result.stderr
-        status: dict[str, Any] = json.loads(result.stdout)
-        return status
-
-    def log(self) -> str:
-        return self.output.read_text(errors="replace")
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    home = tmp_path_factory.mktemp("lcspr-e2e")
-    port, smtp_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LCSPR_"))}
-    env.update({
-        "LCSPR_HOME": str(home),
-        "LCSPR_API_URL": f"http://127.0.0.1:{port}/api",
-        "LCSPR_UI_URL": f"http://127.0.0.1:{port}",
-        "LCSPR_SMTP_PORT": str(smtp_port),
-    })
-    output = home / "up.out"
-    with output.open("wb") as out:
-        # The README's run command itself (its setup is a no-op once installed; it then execs `lcspr up`).
-        process = subprocess.Popen(
-            [str(RUN)], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    system = System(home, f"http://127.0.0.1:{port}/api", env, process, output)
-    try:
-        yield system
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with start_system(tmp_path_factory.mktemp("lcspr-e2e")) as running:
+        yield running
 
 
-def referral_file(folder: Path, today: date) -> Path:
-    path = folder / "referral.json"
-    path.write_text(json.dumps({
-        "referring_agency": "Thames Valley Police",
-        "agency_reference": "POL-E2E-0001",
-        "referred_by": "J. Patel, DSL",
-        "dsl_consulted": True,
-        "incident_date": (today - timedelta(days=3)).isoformat(),
-        "la_aware_date": (today - timedelta(days=2)).isoformat(),
-        "abuse_or_neglect": "suspected",
-        "harm": "seriously_harmed",
-        "child_pseudonym": "Child A",
-        "outline": "Serious injury to an infant at home; concerns about information sharing.",
-    }))
-    return path
-
-
-def answer_file(folder: Path, name: str, decided_on: date) -> Path:
-    path = folder / name
-    path.write_text(json.dumps({
-        "decided_on": decided_on.isoformat(),
-        "decided_by": "A. Jones, Partnership Manager",
-        "outcome": "notified",
-        "panel_reference": "NP-2026-118",
-    }))
-    return path
+def notification_answer(folder: Path, name: str, decided_on: date) -> Path:
+    return answer_file(folder, name, {"decided_on": decided_on.isoformat(), "outcome": "notified",
+                                      "panel_reference": "NP-2026-118"})
 
 
 def test_refer_decide_and_stop(system: System) -> None:
     today = clock.today()
 
     # The system is up once the review deployment exists.
-    wait_for(
-        "the lcspr-review deployment",
-        lambda: None if system.process.poll() is not None else
-        system.api("/deployments/name/lcspr-review/lcspr-review"),
-        timeout=300,
-    )
-    assert system.process.poll() is None, system.log()
+    system.wait_until_up()
     started = descendants(system.process.pid)
     assert len(started) >= 3, system.log()
 
@@ -198,7 +86,7 @@ def test_refer_decide_and_stop(system: System) -> None:
     assert status["flow_run_url"].endswith(f"/v2/runs/flow-run/{flow_run_id}")
 
     # A future date is refused locally: exit 2, the reason, nothing changes.
-    future = answer_file(system.home, "future.json", today + timedelta(days=30))
+    future = notification_answer(system.home, "future.json", today + timedelta(days=30))
     refused = system.lcspr("decide", reference, "notification", "--input", str(future))
     assert refused.returncode == 2
     assert "future" in refused.stderr and "Traceback" not in refused.stderr
@@ -206,7 +94,7 @@ def test_refer_decide_and_stop(system: System) -> None:
     assert (system.api(f"/flow_runs/{flow_run_id}") or {})["state"]["name"] == "Suspended"
 
     # The real answer: the flow resumes, records it and moves to the rapid review.
-    notified = answer_file(system.home, "notification.json", today)
+    notified = notification_answer(system.home, "notification.json", today)
     decided = system.lcspr(
         "decide", reference, "notification", "--input", str(notified), "--wait", "90"
     )

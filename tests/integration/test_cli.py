@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import http.server
+import os
+import socket
+import subprocess
+import sys
+import threading
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -75,3 +81,82 @@ def test_a_sweep_on_a_bank_holiday_says_so_and_sends_nothing(home, capsys, setti
     assert main(["sweep", "--as-of", "2026-04-06", "--dry-run"]) == 0  # Easter Monday
     out = capsys.readouterr().out
     assert "not a working day" in out and "would queue" not in out
+
+
+def _refer_file(folder: Path) -> Path:
+    path = folder / "referral.json"
+    path.write_text(make_referral(agency_reference="CLI-NO-API").model_dump_json())
+    return path
+
+
+def _run_cli(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The installed `lcspr` command in its own process: Prefect reads PREFECT_* when it is imported."""
+    command = [str(Path(sys.executable).with_name("lcspr")), *args]
+    return subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _cli_env(home: Path, settings: Settings, api_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LCSPR_"))}
+    env.update({"LCSPR_HOME": str(home), "LCSPR_DATABASE_URL": settings.register_url, "PREFECT_API_URL": api_url,
+                "PREFECT_HOME": str(home / "prefect"), "PREFECT_CLIENT_MAX_RETRIES": "0"})
+    return env
+
+
+def test_refer_with_prefect_unreachable_registers_nothing_and_says_so_in_one_line(home, settings):
+    closed = f"http://127.0.0.1:{_free_port()}/api"
+    result = _run_cli(["refer", str(_refer_file(home))], _cli_env(home, settings, closed), home)
+    assert result.returncode == 1
+    assert f"Cannot reach the Prefect API at {closed}" in result.stderr and "lcspr up" in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert register_for(settings).find_by_agency_reference("Thames Valley Police", "CLI-NO-API") is None
+
+
+def test_refer_refused_by_the_apis_credentials_names_the_variable_to_set(home, settings):
+    """A Prefect server behind PREFECT_SERVER_API_AUTH_STRING answers 401 to a client without credentials."""
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def _refuse(self) -> None:
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"exception_message": "Unauthorized"}')
+
+        do_GET = do_POST = do_PATCH = _refuse
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        api = f"http://127.0.0.1:{server.server_address[1]}/api"
+        result = _run_cli(["refer", str(_refer_file(home))], _cli_env(home, settings, api), home)
+    finally:
+        server.shutdown()
+    assert result.returncode == 1
+    assert "HTTP 401" in result.stderr and "PREFECT_API_AUTH_STRING" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    assert register_for(settings).find_by_agency_reference("Thames Valley Police", "CLI-NO-API") is None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def test_a_run_process_is_alive_only_while_a_process_carries_that_run_id():
+    from models.runs import Process
+    from tasks.prefect_runs import process_of
+
+    env = {**os.environ, "PREFECT__FLOW_RUN_ID": "run-42"}
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)
+    try:
+        assert process_of("run-42", str(child.pid)) is Process.ALIVE
+        assert process_of("another-run", str(child.pid)) is Process.GONE  # a reused pid is not the run
+    finally:
+        child.kill()
+        child.wait()
+    assert process_of("run-42", str(child.pid)) is Process.GONE
+    assert process_of("run-42", None) is Process.UNKNOWN
