@@ -100,17 +100,19 @@ def parse_date(text: str) -> date:
 
 def prefect_trouble(exc: Exception, settings: Settings) -> str | None:
     """One line saying why Prefect could not be asked, and what to do; None if it is not that."""
+    # The URL the client really used: Prefect's own setting, which `lcspr` defaults from LCSPR_API_URL.
+    api_url = os.environ.get("PREFECT_API_URL", settings.api_url)
     if isinstance(exc, httpx.TransportError):
-        return f"cannot reach the Prefect API at {settings.api_url}: is `lcspr up` (./run) running?"
+        return f"cannot reach the Prefect API at {api_url}; start the system with `lcspr up` (./run)"
     if isinstance(exc, httpx.HTTPStatusError):
         code = exc.response.status_code
         if code in (401, 403):
-            return (f"the Prefect API at {settings.api_url} refused the credentials (HTTP {code}): set "
+            return (f"the Prefect API at {api_url} refused the credentials (HTTP {code}): set "
                     "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING ('user:password')")
         if code == 404 and "/deployments/name/" in str(exc.request.url):
-            return f"the deployment {settings.deployment} does not exist on {settings.api_url}; `lcspr up` deploys it"
+            return f"the deployment {settings.deployment} does not exist on {api_url}; `lcspr up` deploys it"
         if code >= 500:
-            return f"the Prefect API at {settings.api_url} failed (HTTP {code}); see its log (.lcspr/logs/server.log)"
+            return f"the Prefect API at {api_url} failed (HTTP {code}); see its log (.lcspr/logs/server.log)"
     return None
 
 
