@@ -4,13 +4,19 @@ Queueing is insert-if-absent on the key, so a replayed flow, a retried task or t
 sweeps at once queue each message once. Delivery claims a batch with a lease (on
 PostgreSQL with ``SKIP LOCKED``; SQLite serialises writers), sends each message
 through Apprise, and marks it sent; a failure keeps it pending with the error and a
-backed-off next attempt. Nothing is ever dropped. The one window left is a crash
-after the SMTP server accepted a message and before it was marked sent: that
-message is sent again when its lease expires (at least once, never silently lost).
+backed-off next attempt. Nothing is ever dropped.
+
+A claim is never taken from a sender that still holds it: only an expired lease can be
+claimed again, ``retry_now`` leaves live claims alone, a sender checks (and renews) its
+claim just before each send and skips a message it no longer holds, and it records an
+outcome only for a message it still holds. The one window left is a crash after the
+SMTP server accepted a message and before it was marked sent: that message is sent
+again when its lease expires (at least once, never silently lost).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -84,35 +90,67 @@ class Outbox:
 
     def deliver(self, dispatcher: AppriseDispatcher, now: datetime, worker: str,
                 reference: str | None = None, batch: int = 25) -> DeliveryReport:
-        """Send pending messages whose time has come, in small claimed batches until none are left."""
+        """Send pending messages whose time has come, in small claimed batches until none are left.
+
+        Only messages this worker holds are sent and recorded; one another sender took over
+        (its lease had run out) is left to that sender.
+        """
         report = DeliveryReport()
+        started = time.monotonic()
+
+        def clock() -> datetime:
+            # ``now`` is fixed for the whole delivery (and may be injected), but leases must run from
+            # the real time of each claim: a delivery of many batches can outlast a lease taken at ``now``.
+            return now + timedelta(seconds=time.monotonic() - started)
+
         while True:
-            claimed = self._claim(now, worker, reference, batch)
+            claimed = self._claim(now, clock(), worker, reference, batch)
             for message_id, key, role, message in claimed:
-                self._finish(message_id, key, self._send(dispatcher, role, message), now, report)
+                if self._hold(message_id, worker, clock()):
+                    self._finish(message_id, key, worker, self._send(dispatcher, role, message), now, report)
             if len(claimed) < batch:
                 return report
 
-    def _claim(self, now: datetime, worker: str, reference: str | None,
+    def _claim(self, now: datetime, at: datetime, worker: str, reference: str | None,
                batch: int) -> list[tuple[int, str, str, RenderedMessage]]:
-        """Lease a batch so no other sweep sends it too. The lease covers a slow send of every
-        message in the batch (SMTP timeouts), so it cannot expire while this worker is still at it."""
+        """Lease a batch, due by ``now``, at ``at`` so no other sweep sends it too. The lease covers
+        a slow send of every message in the batch (SMTP timeouts); ``_hold`` renews it per message."""
         with self.register.unit_of_work() as s:
             stmt = (select(OutboxMessage)
                     .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now,
-                           or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+                           or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < at))
                     .order_by(OutboxMessage.id).limit(batch).with_for_update(skip_locked=True))
             if reference is not None:
                 stmt = stmt.join(ReviewRow).where(ReviewRow.reference == reference)
             claimed = list(s.scalars(stmt))
             for m in claimed:
-                m.claimed_by, m.claimed_until = worker, now + LEASE + SEND_TIMEOUT * len(claimed)
+                m.claimed_by, m.claimed_until = worker, at + LEASE + SEND_TIMEOUT * len(claimed)
             return [(m.id, m.key, m.role, RenderedMessage(m.subject, m.text, m.html)) for m in claimed]
 
-    def _finish(self, message_id: int, key: str, error: str | None, now: datetime, report: DeliveryReport) -> None:
+    @staticmethod
+    def _held_by(m: OutboxMessage, worker: str) -> bool:
+        """Whether ``worker`` still holds its claim on the message: nobody has claimed it since
+        (a claim writes ``claimed_by``), nobody has released it, and it is not finished."""
+        return m.status == "pending" and m.claimed_by == worker and m.claimed_until is not None
+
+    def _hold(self, message_id: int, worker: str, at: datetime) -> bool:
+        """Just before sending: check the claim is still this worker's and renew it for this one send,
+        so the lease cannot run out while the message is in flight (slow sends earlier in the batch
+        may have used it up). False if another sender took the message over: then it is not sent."""
         with self.register.unit_of_work() as s:
             m = s.get(OutboxMessage, message_id, with_for_update=True)
-            assert m is not None
+            if m is None or not self._held_by(m, worker):
+                return False
+            m.claimed_until = at + LEASE + SEND_TIMEOUT
+            return True
+
+    def _finish(self, message_id: int, key: str, worker: str, error: str | None, now: datetime,
+                report: DeliveryReport) -> None:
+        """Record the outcome of a send, only if this worker still holds the message's claim."""
+        with self.register.unit_of_work() as s:
+            m = s.get(OutboxMessage, message_id, with_for_update=True)
+            if m is None or not self._held_by(m, worker):
+                return
             m.attempts += 1
             m.claimed_until = None
             if error is None:
@@ -145,11 +183,18 @@ class Outbox:
             return list(s.scalars(stmt))
 
     def retry_now(self, now: datetime) -> int:
-        """Make every pending message due at once (after fixing a config or an SMTP outage)."""
+        """Make every pending message no sender holds due at once (after fixing a config or an SMTP
+        outage); return how many. A message under a live claim is left alone: its sender is sending
+        it now and records the outcome, and taking it from that sender would send it twice."""
         with self.register.unit_of_work() as s:
-            rows = list(s.scalars(select(OutboxMessage).where(OutboxMessage.status == "pending")))
+            # FOR UPDATE: on PostgreSQL a claim being made now is waited for, and the row re-checked.
+            rows = list(s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.status == "pending",
+                       or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < now))
+                .order_by(OutboxMessage.id).with_for_update()))
             for m in rows:
-                m.next_attempt_at, m.claimed_until = now, None
+                m.next_attempt_at = now
             return len(rows)
 
 
