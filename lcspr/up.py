@@ -189,6 +189,10 @@ class Supervisor:
     max_quick_failures: int = 8
     quick_run_seconds: float = 30.0
     gave_up: str | None = field(default=None, init=False)
+    # Every process seen below a supervised child (flow runs a worker started, ...), noted on each
+    # tick while still linked to it: after its parent dies it is an orphan adopted by this process,
+    # and only these are ours to reap and stop (this process may have other children, e.g. in tests).
+    family: set[int] = field(default_factory=set, init=False)
 
     def _open_log(self, name: str, argv: list[str]) -> tuple[Path, BinaryIO]:
         """``<logs>/<name>.log``, opened for appending, headed by the time and the command."""
@@ -236,6 +240,7 @@ class Supervisor:
         if self.gave_up is not None:
             return self.gave_up
         now = time.monotonic() if now is None else now
+        self.note_family()
         self.reap_orphans()
         for child in self.children:
             if child.restart_at is None:
@@ -293,6 +298,16 @@ class Supervisor:
             child.handle.write(f"{line}\n".encode())
             child.handle.flush()
 
+    def note_family(self) -> set[int]:
+        """Note every process below a supervised child or below a noted one; forget the reaped.
+
+        A zombie stays noted until `reap_orphans` has reaped it."""
+        existing = _processes()
+        self.family = {pid for pid in self.family if pid in existing}
+        for root in [c.process.pid for c in self.children] + sorted(self.family):
+            self.family.update(descendants(root))
+        return self.family
+
     def reap_orphans(self) -> list[int]:
         """Reap exited children of this process that no Popen of ours waits for; their pids.
 
@@ -303,7 +318,7 @@ class Supervisor:
         managed = {c.process.pid for c in self.children}
         reaped: list[int] = []
         for pid, (ppid, state) in _processes().items():
-            if ppid != me or state != "Z" or pid in managed:
+            if ppid != me or state != "Z" or pid in managed or pid not in self.family:
                 continue
             try:
                 done, _ = os.waitpid(pid, os.WNOHANG)
@@ -316,8 +331,8 @@ class Supervisor:
     def stop_all(self) -> None:
         """SIGTERM every child's process group (newest first), wait, then end what is left.
 
-        What is left: every process below a child or below this one (orphaned flow runs
-        reparented here included), SIGTERMed, then killed after 5 s, then reaped.
+        What is left: every process below a child, and every one noted below a child before
+        (orphaned flow runs reparented here included), SIGTERMed, killed after 5 s, then reaped.
         """
         if not self.children:
             return
@@ -325,8 +340,7 @@ class Supervisor:
         # Flow-run processes may sit in sessions of their own: note every descendant now,
         # while they are still linked to their parents (or to this process, their subreaper).
         managed = {c.process.pid for c in self.children}
-        leftovers = {pid for c in self.children for pid in descendants(c.process.pid)}
-        leftovers.update(descendants(os.getpid()))
+        leftovers = set(self.note_family())
         for child in reversed(self.children):
             _signal_group(child.process.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
@@ -342,7 +356,8 @@ class Supervisor:
             _signal_group(child.process.pid, signal.SIGKILL)
             child.handle.close()
         # Orphans of the children just stopped have been reparented here meanwhile.
-        leftovers.update(descendants(os.getpid()))
+        me = os.getpid()
+        leftovers.update(pid for pid in descendants(me) if pid in self.family or _parent(pid) in leftovers)
         remaining = [pid for pid in leftovers - managed if alive(pid)]
         for pid in remaining:
             _kill(pid, signal.SIGTERM)
@@ -359,6 +374,11 @@ class Supervisor:
         self.reap_orphans()
         self.children.clear()
         print("Stopped.", flush=True)
+
+
+def _parent(pid: int) -> int | None:
+    entry = _processes().get(pid)
+    return entry[0] if entry else None
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

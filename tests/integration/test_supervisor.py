@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -204,13 +205,19 @@ def test_a_run_longer_than_the_threshold_resets_the_quick_failure_count(
 def test_stop_all_ends_a_grandchild_in_its_own_session_orphaned_by_a_sigkilled_child(
     make_supervisor: MakeSupervisor, tmp_path: Path, strays: list[int]
 ) -> None:
-    """An orphaned flow-run-like grandchild stays below the subreaper and stop_all ends and reaps it."""
+    """An orphaned flow-run-like grandchild stays below the subreaper and stop_all ends and reaps it,
+    while a process of this one that the supervisor never started is left alone."""
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    strays.append(bystander.pid)
     pidfile = tmp_path / "grandchildren"
     supervisor = make_supervisor()
     child = supervisor.start("worker", [sys.executable, "-c", SPAWNER, str(pidfile)])
     (orphan,) = pids_in(pidfile, 1)
     strays.append(orphan)
     first = child.process.pid
+    # The main loop ticks every 0.5 s; a tick notes the grandchild while it is still below its parent.
+    assert supervisor.supervise_once(time.monotonic()) is None
+    assert orphan in supervisor.family
 
     os.kill(first, signal.SIGKILL)
     wait_for(lambda: parent_and_state(orphan)[0] == os.getpid())
@@ -226,6 +233,9 @@ def test_stop_all_ends_a_grandchild_in_its_own_session_orphaned_by_a_sigkilled_c
 
     for pid in (orphan, second, current):
         assert not alive(pid), pid
+    assert alive(bystander.pid), "stop_all ended a process it never started"
+    bystander.kill()
+    bystander.wait()
     # Reaped too, not left a zombie child of this process.
     with pytest.raises(ChildProcessError):
         os.waitpid(orphan, os.WNOHANG)
@@ -243,6 +253,7 @@ def test_an_orphan_that_exits_is_reaped_by_the_next_tick_without_taking_the_chil
     child = supervisor.start("worker", [sys.executable, "-c", SPAWNER, str(pidfile)])
     (orphan,) = pids_in(pidfile, 1)
     strays.append(orphan)
+    assert supervisor.supervise_once(time.monotonic()) is None
 
     os.kill(child.process.pid, signal.SIGKILL)
     wait_for(lambda: parent_and_state(orphan)[0] == os.getpid())
