@@ -5,15 +5,20 @@ the register → suspend for the answer → record it". It re-runs from the top 
 resume; every side effect is a cached, idempotent task and every wait has a stable
 key (``rapid-review-1``, ``draft-review-2``, ``chair-decision-1-retry-2`` after a refused
 answer, ``rapid-review-1-wait-2`` when a restart lost an unanswered wait), so a re-run
-repeats nothing. Waits are suspends (no process is held) with
-no timeout: lateness is the deadline sweep's job.
+repeats nothing. Waits are suspends (no process is held) with no timeout: lateness is
+the deadline sweep's job.
+
+:func:`review_flow` builds the flow around a ``connect`` function that gives it its App;
+``lcspr/entrypoints.py`` binds the real one (from the settings) for the deployment, and the
+tests bind theirs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 from prefect.client.schemas.objects import State
 from prefect.context import get_run_context
 from prefect.flow_runs import asuspend_flow_run
@@ -21,13 +26,14 @@ from prefect.input import RunInput
 from prefect.states import Completed, Failed
 from pydantic import ValidationError
 
-from lcspr.settings import Settings
+from adapters.failpoints import AFTER_RECORD, BEFORE_RECORD, failpoint
 from models.errors import Refused
 from models.lifecycle import OpenStep, describe_validation_error
 from models.referral import Referral
+from models.roles import describe_role
 from models.steps import StepInput
-from tasks.failpoints import AFTER_RECORD, BEFORE_RECORD, failpoint
-from tasks.notify import announce_step, deliver_messages
+from services.app import App
+from tasks.messages import deliver_messages
 from tasks.review import (
     attach_flow_run,
     choose_wait_key,
@@ -40,15 +46,6 @@ from tasks.review import (
     register_referral,
 )
 
-ROLE_NAMES = {
-    "business_unit": "the safeguarding partnership business unit",
-    "safeguarding_partners": "the three safeguarding partners (local authority, ICB, police)",
-    "independent_chair": "the Independent Chair (or the delegated safeguarding partners)",
-    "panel_chair": "the review panel chair",
-    "author": "the independent author",
-    "subgroup": "the LCSPR sub group",
-}
-
 _forms: dict[type[StepInput], type[RunInput]] = {}
 
 
@@ -58,7 +55,7 @@ def describe_step(reference: str, step: OpenStep) -> str:
         asked = "the agencies still to report: " + ", ".join(
             r.removeprefix("agency-") for r in step.asked_of.split(","))
     else:
-        asked = ROLE_NAMES.get(step.asked_of, step.asked_of)
+        asked = describe_role(step.asked_of)
     due = f"**{step.due.isoformat()}**" if step.due else "no statutory due date"
     lines = [
         f"### {step.title} — {reference}",
@@ -94,44 +91,51 @@ def form_for(reference: str, step: OpenStep) -> type[RunInput]:
     return base.with_initial_data(description=describe_step(reference, step))
 
 
-@flow(name="lcspr-review", persist_result=True, log_prints=False)
-async def lcspr_review(referral: Referral) -> State[Any]:
-    """Take one referral through its review, waiting in Prefect for each human step."""
-    logger = get_run_logger()
-    settings = Settings()
-    flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
-    try:
-        referred = await register_referral(referral, settings)
-    except Refused as refusal:
-        logger.error("Referral refused: %s", refusal.reason)
-        await redact_refused_referral(flow_run_id, referral)
-        return Failed(message=f"Referral refused: {refusal.reason}")
-    reference = referred.reference
-    if referred.flow_run_id not in (None, flow_run_id):
-        return Completed(message=f"Already under review as {reference} (flow run {referred.flow_run_id}).")
-    await attach_flow_run(reference, flow_run_id, settings)
-    await name_flow_run(flow_run_id, reference)
+def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
+    """The ``lcspr-review`` flow, getting its App from ``connect`` when a run starts."""
 
-    while (step := await read_open_step(reference, settings)) is not None:
-        logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
-        if await announce_step(reference, step.key, settings):
-            await deliver_messages(settings, reference)
-        key = await choose_wait_key(flow_run_id, step.key)
+    @flow(name="lcspr-review", persist_result=True, log_prints=False)
+    async def lcspr_review(referral: Referral) -> State[Any]:
+        """Take one referral through its review, waiting in Prefect for each human step."""
+        logger = get_run_logger()
+        app = connect()
+        flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
         try:
-            answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=key)
-        except ValidationError as exc:
-            if not exc.title.startswith(step.input_model.__name__):
-                raise  # not the person's answer that failed: a fault of ours, let it show
-            # The server does not check every format (e.g. dates); ask again under a new key.
-            await record_refusal(reference, step.key, refusal_reason(exc), settings)
-            await forget_refused_answer(flow_run_id, key)
-            continue
-        payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
-        failpoint(settings.home, BEFORE_RECORD)
-        outcome = await record_decision(reference, step.key, payload, settings)
-        failpoint(settings.home, AFTER_RECORD)
-        if not outcome.accepted:
-            logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
-            await forget_refused_answer(flow_run_id, key)
-    logger.info("%s is closed.", reference)
-    return Completed(message=f"{reference} closed.")
+            referred = await register_referral(app, referral)
+        except Refused as refusal:
+            logger.error("Referral refused: %s", refusal.reason)
+            await redact_refused_referral(app, flow_run_id, referral)
+            return Failed(message=f"Referral refused: {refusal.reason}")
+        reference = referred.reference
+        driver = await attach_flow_run(app, reference, flow_run_id)
+        if driver != flow_run_id:
+            return Completed(message=f"Already under review as {reference} (flow run {driver}).")
+        await name_flow_run(app, flow_run_id, reference)
+
+        step = await read_open_step(app, reference)
+        while step is not None:
+            logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
+            await deliver_messages(app, reference)
+            key = await choose_wait_key(app, flow_run_id, step.key)
+            try:
+                answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=key)
+            except ValidationError as exc:
+                if not exc.title.startswith(step.input_model.__name__):
+                    raise  # not the person's answer that failed: a fault of ours, let it show
+                # The server does not check every format (e.g. dates); ask again under a new key.
+                outcome = await record_refusal(app, reference, step.key, refusal_reason(exc))
+                await forget_refused_answer(app, flow_run_id, key)
+                step = outcome.next_step
+                continue
+            payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
+            failpoint(app.config.failpoints_home, BEFORE_RECORD)
+            outcome = await record_decision(app, reference, step.key, payload)
+            failpoint(app.config.failpoints_home, AFTER_RECORD)
+            if not outcome.accepted:
+                logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
+                await forget_refused_answer(app, flow_run_id, key)
+            step = outcome.next_step
+        logger.info("%s is closed.", reference)
+        return Completed(message=f"{reference} closed.")
+
+    return lcspr_review

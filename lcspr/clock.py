@@ -1,8 +1,8 @@
 """The one place the real clock is read.
 
-Everything else takes time as an argument. Partnerships work to English dates, so
-"today" is the date in Europe/London, not UTC: a sweep at 00:30 BST belongs to the
-new day.
+Everything else takes time from the App's clock (``services.ports.Clock``). Partnerships
+work to English dates, so "today" is the date in Europe/London, not UTC: a sweep at
+00:30 BST belongs to the new day.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 LONDON = ZoneInfo("Europe/London")
 
 
-def now() -> datetime:
-    """The current instant, timezone-aware (UTC)."""
-    return datetime.now(tz=ZoneInfo("UTC"))
+class SystemClock:
+    """The real time, timezone-aware (UTC), and today's date in England."""
 
+    def now(self) -> datetime:
+        return datetime.now(tz=ZoneInfo("UTC"))
 
-def today() -> date:
-    """Today's date in England."""
-    return now().astimezone(LONDON).date()
+    def today(self) -> date:
+        return self.now().astimezone(LONDON).date()

@@ -1,7 +1,8 @@
 """The one settings object, read from ``LCSPR_*`` environment variables (or ``.env``).
 
-Built at the edge (the CLI, a flow's entry, a test) and passed inward; nothing below
-the edge reads the environment. Every statutory clock length is a setting with the
+Built at the edge (the CLI, ``lcspr up``, the flows' entry points in
+``lcspr/entrypoints.py``, a test) and turned into the App by ``lcspr/bootstrap.py``;
+nothing below the edge reads the environment or sees this object. Every statutory clock length is a setting with the
 default from ``shared/domain.md``.
 """
 
@@ -17,18 +18,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.clocks import DEFAULT_RULES, ClockKind, ClockRule, RuleUnit
 from models.lifecycle import Policy
-from models.reminders import DEFAULT_POLICIES, ReminderPolicy, Role, Rung
+from models.reminders import DEFAULT_POLICIES, ReminderPolicy, Rung
+from models.roles import Role
 from models.workdays import WorkingCalendar
 
 DEFAULT_HOME = Path(".lcspr")
-
-
-def flow_run_link(ui_url: str, flow_run_id: str | None) -> str:
-    """A flow run's page in the Prefect UI, where its Resume form is (UI V2, served under /v2/)."""
-    base = ui_url.rstrip("/")
-    if not base.endswith("/v2"):
-        base += "/v2"
-    return f"{base}/runs/flow-run/{flow_run_id}" if flow_run_id else base
 
 
 class Settings(BaseSettings):

@@ -48,10 +48,10 @@ from types import FrameType
 from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
+from adapters.processes import alive, descendants
+from adapters.processes import processes as _processes
 from lcspr.settings import Settings
-from models.reminders import Role
-from tasks.processes import alive, descendants
-from tasks.processes import processes as _processes
+from models.roles import Role
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POOL = "lcspr-local"
@@ -453,7 +453,7 @@ def _write_apprise_config(settings: Settings) -> str:
 
 def up(settings: Settings) -> int:
     """Start everything, wait for Ctrl-C/SIGTERM, stop everything. 0 on a clean stop."""
-    from tasks.register import migrate
+    from adapters.register.database import migrate
 
     host, port = server_address(settings)
     busy = [

@@ -72,17 +72,6 @@ class ClockRule:
             return calendar.add_months(start, self.length)
         return start
 
-    def describe(self) -> str:
-        """Human wording for messages and screens, e.g. "15 working days"."""
-        if self.unit is RuleUnit.FIXED:
-            return "fixed date"
-        if self.unit is RuleUnit.CALENDAR_MONTHS:
-            return f"{self.length} calendar month{'' if self.length == 1 else 's'}"
-        text = f"{self.length} working day{'' if self.length == 1 else 's'}"
-        if self.unit is RuleUnit.WORKING_DAYS_BEFORE:
-            text += " before"
-        return text
-
 
 DEFAULT_RULES: Mapping[ClockKind, ClockRule] = MappingProxyType(
     {
@@ -195,10 +184,6 @@ class Clock:
             return ClockState.BREACHED
         return ClockState.RUNNING
 
-    def met_late(self, calendar: WorkingCalendar) -> bool:
-        """True when the clock was met after its due date."""
-        return self.met_on is not None and self.met_on > self.due(calendar)
-
     def working_days_left(self, today: date, calendar: WorkingCalendar) -> int:
         """Working days from ``today`` to due; 0 on the due date, negative when overdue."""
         return calendar.between(today, self.due(calendar))
@@ -282,10 +267,6 @@ class Clock:
             raise Refused(f"The {self.key} clock was already stopped on {self.stopped_on}.")
         _require_reason(reason, f"stop the {self.key} clock")
         return replace(self, stopped_on=on, stop_reason=reason)
-
-    def with_rule(self, rule: ClockRule) -> Clock:
-        """The same clock under a changed rule; the due date follows automatically."""
-        return replace(self, rule=rule)
 
     # -- helpers ----------------------------------------------------------------------
 

@@ -6,6 +6,10 @@
     ├── Refused            a rule refused a step; ``reason`` says why, nothing was written
     │   └── IdentifierFound    free text looks like it identifies a child
     ├── NotFound           no review / step / clock with that reference
+    ├── Conflict           someone else wrote the same key at the same moment: theirs stands
+    ├── Unavailable        a service we depend on (Prefect, a run) cannot do it now
+    ├── DeliveryFailed     a message could not be handed to a mail server; it stays pending
+    │   └── NoRecipient        no address carries the role's tag
     └── ConfigurationError a setting is missing or unusable
 """
 
@@ -30,6 +34,22 @@ class IdentifierFound(Refused):
 
 class NotFound(LcsprError):
     """Nothing with that reference exists."""
+
+
+class Conflict(LcsprError):
+    """A write lost a race on a unique key (the register keeps the first)."""
+
+
+class Unavailable(LcsprError):
+    """The system cannot do it now (Prefect unreachable, a run not waiting); nothing was recorded."""
+
+
+class DeliveryFailed(LcsprError):
+    """A message could not be handed to any mail server for its role; retry later."""
+
+
+class NoRecipient(DeliveryFailed):
+    """No address in the config carries the role's tag."""
 
 
 class ConfigurationError(LcsprError):

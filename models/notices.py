@@ -3,8 +3,13 @@ announcements when a step opens. Pure: it names messages by idempotency key, rol
 and template kind; rendering and sending happen elsewhere.
 
 A notice's context carries only the reference, the step's title, the due date, days
-overdue, who it was escalated from and the recipient role: never the pseudonym, the
-outline or any free text of the case.
+overdue, who it was escalated from, the recipient role and the figures of the
+partnership's clock rules that its message quotes: never the pseudonym, the outline or
+any free text of the case.
+
+Every figure a partnership can configure comes from its rules, never from a default
+written here: a clock's title quotes the clock's own rule, and the statutory messages
+quote the rules passed to :func:`step_notices`.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from models.clocks import Clock, ClockKind
+from models.clocks import Clock, ClockKind, ClockRule, RuleUnit
 from models.errors import ConfigurationError
 from models.lifecycle import OpenStep
-from models.reminders import DEFAULT_POLICIES, ReminderPolicy, messages_due
+from models.reminders import ReminderPolicy, messages_due
 from models.steps import StepKind
 from models.workdays import WorkingCalendar
 
+# "{rule}" is the clock's own rule in words ("6 calendar months"), "{subject}" its subject.
 CLOCK_TITLES: Mapping[ClockKind, str] = {
     ClockKind.SERIOUS_INCIDENT_NOTIFICATION: "Serious incident notification to the National Panel",
     ClockKind.RAPID_REVIEW: "Rapid review",
@@ -27,9 +33,9 @@ CLOCK_TITLES: Mapping[ClockKind, str] = {
     ClockKind.AGENCY_REPORT: "Agency report or chronology ({subject})",
     ClockKind.DRAFT_ROUND: "Panel comments on the draft report ({subject})",
     ClockKind.FINAL_REPORT_TO_BODIES: "Final report to the National Panel, DfE and Ofsted",
-    ClockKind.PUBLICATION: "Publication within 6 months of the decision",
+    ClockKind.PUBLICATION: "Publication within {rule} of the decision",
     ClockKind.DEFERRAL_REVIEW: "Review of the publication deferral ({subject})",
-    ClockKind.STAYS_PUBLISHED: "Report published for 12 months: it may now be withdrawn",
+    ClockKind.STAYS_PUBLISHED: "Report published for {rule}: it may now be withdrawn",
     ClockKind.ACTION: "Action plan: {subject}",
 }
 
@@ -51,9 +57,13 @@ class Notice:
     due: date | None
     days_overdue: int = 0
     escalated_from: str = ""
+    # Set on the statutory messages that quote it (inform_bodies, final_report_to_bodies).
+    final_report_working_days: int | None = None
 
     def context(self, *, reference: str, link: str, partnership: str) -> dict[str, object]:
-        return {
+        """The template variables; a figure the notice does not carry is left out, so a
+        template that needs it fails to render instead of quoting a default."""
+        context: dict[str, object] = {
             "reference": reference,
             "step": self.step,
             "due": self.due.isoformat() if self.due else "no statutory due date",
@@ -63,10 +73,23 @@ class Notice:
             "link": link,
             "partnership": partnership,
         }
+        if self.final_report_working_days is not None:
+            context["final_report_working_days"] = self.final_report_working_days
+        return context
 
 
 def clock_title(clock: Clock) -> str:
-    return CLOCK_TITLES[clock.kind].format(subject=clock.subject.replace("-", " "))
+    """The clock in words, quoting its own rule where the title has a figure."""
+    return CLOCK_TITLES[clock.kind].format(subject=clock.subject.replace("-", " "), rule=rule_length(clock.rule))
+
+
+def rule_length(rule: ClockRule) -> str:
+    """How long a rule gives, in words: "6 calendar months", "15 working days"."""
+    if rule.unit is RuleUnit.FIXED:
+        return "a fixed date"
+    if rule.unit is RuleUnit.CALENDAR_MONTHS:
+        return f"{rule.length} calendar month{'' if rule.length == 1 else 's'}"
+    return f"{rule.length} working day{'' if rule.length == 1 else 's'}"
 
 
 def clock_notices(
@@ -74,7 +97,7 @@ def clock_notices(
     clocks: Iterable[Clock],
     today: date,
     calendar: WorkingCalendar,
-    policies: Mapping[ClockKind, ReminderPolicy] = DEFAULT_POLICIES,
+    policies: Mapping[ClockKind, ReminderPolicy],
 ) -> list[Notice]:
     """Reminders and escalations current today for a review's clocks (paused, met and stopped ones are silent)."""
     notices: list[Notice] = []
@@ -95,13 +118,37 @@ def clock_notices(
     return notices
 
 
-def step_notices(reference: str, step: OpenStep) -> list[Notice]:
-    """When a step opens: tell whoever owes it, and hand the business unit any statutory message."""
+def step_notices(reference: str, step: OpenStep, rules: Mapping[ClockKind, ClockRule]) -> list[Notice]:
+    """When a step opens: tell whoever owes it, and hand the business unit any statutory message.
+
+    ``rules`` are the partnership's clock rules (``Settings.rules()``, ``Policy.rules``);
+    the statutory messages quote them.
+    """
     roles = [r for r in step.asked_of.split(",") if r]
     notices = [Notice(key=f"{reference}:step:{step.key}:{role}", kind="step_opened", role=role,
                       step=step.title, due=step.due) for role in roles]
     statutory = STATUTORY_ON_OPEN.get(step.kind)
     if statutory and step.attempt == 1:
         notices.append(Notice(key=f"{reference}:statutory:{statutory}:business_unit", kind=statutory,
-                              role="business_unit", step=step.title, due=step.due))
+                              role="business_unit", step=step.title, due=step.due,
+                              final_report_working_days=_final_report_working_days(rules)))
     return notices
+
+
+def _final_report_working_days(rules: Mapping[ClockKind, ClockRule]) -> int:
+    """How many working days before publication the final report must reach the national bodies.
+
+    The statutory messages say "at least N working days before it is published", so a
+    rule counted any other way is a configuration mistake, refused here.
+    """
+    rule = rules.get(ClockKind.FINAL_REPORT_TO_BODIES)
+    if rule is None or rule.unit is not RuleUnit.WORKING_DAYS_BEFORE:
+        if rule is None:
+            found = "no rule at all"
+        else:
+            found = rule_length(rule) + (" after" if rule.unit is RuleUnit.WORKING_DAYS_AFTER else "")
+        raise ConfigurationError(
+            "The rule for sending the final report to the National Panel, DfE and Ofsted must count "
+            f"working days before publication, not {found}."
+        )
+    return rule.length

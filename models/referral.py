@@ -72,13 +72,14 @@ class Referral(BaseModel):
         return self.abuse_or_neglect != "not_suspected" and self.harm != "neither"
 
     @property
-    def notifiable(self) -> bool:
-        """Must the local authority notify the National Panel?
+    def died_in_or_after_care(self) -> bool:
+        """The death of a looked-after child or care leaver.
 
-        The criteria, or the death of a looked-after child or care leaver whatever is suspected.
+        It must be notified to the National Panel whether or not abuse or neglect is
+        suspected, so the local authority may not record it as not notifiable. (Whether
+        the criteria are met is the local authority's judgement when it decides.)
         """
-        died_in_or_after_care = self.harm == "died" and (self.looked_after or self.care_leaver)
-        return self.meets_criteria or died_in_or_after_care
+        return self.harm == "died" and (self.looked_after or self.care_leaver)
 
 
 def check_referral(referral: Referral, today: date) -> None:

@@ -29,28 +29,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
 
 from models.clocks import ClockKind
 from models.errors import ConfigurationError, Refused
+from models.roles import Role
 from models.workdays import WorkingCalendar
-
-
-class Role(StrEnum):
-    """Who a message is for; each is one Apprise tag in the notification config."""
-
-    BUSINESS_UNIT = "business_unit"
-    BUSINESS_UNIT_MANAGER = "business_unit_manager"
-    SUBGROUP_CHAIR = "subgroup_chair"
-    INDEPENDENT_CHAIR = "independent_chair"
-    SAFEGUARDING_PARTNERS = "safeguarding_partners"
-    PANEL = "panel"
-    PANEL_CHAIR = "panel_chair"
-    AUTHOR = "author"
-    SUBGROUP = "subgroup"
-
 
 # Placeholder owner for clocks owned by an agency: the clock names the agency itself.
 AGENCY_OWNER = "agency"
@@ -215,40 +201,6 @@ def messages_due(
             message(MessageLevel.ESCALATION, f"rung-{day}", role, k) for role in rung.roles
         )
     return messages
-
-
-def schedule(
-    *,
-    clock_key: str,
-    due: date,
-    policy: ReminderPolicy,
-    calendar: WorkingCalendar,
-    owner_role: str | None = None,
-    until: date,
-) -> list[tuple[date, DueMessage]]:
-    """Every message a daily sweep would send up to ``until``, with the day it is first sent.
-
-    Simulates a sweep on every day from just before the earliest reminder; a message
-    current on several days is listed once, on the first.
-    """
-    day = calendar.before(due, max(policy.before, default=0) + 1)
-    seen: set[str] = set()
-    sent: list[tuple[date, DueMessage]] = []
-    while day <= until:
-        for msg in messages_due(
-            clock_key=clock_key,
-            due=due,
-            today=day,
-            policy=policy,
-            calendar=calendar,
-            owner_role=owner_role,
-        ):
-            key = msg.key("")
-            if key not in seen:
-                seen.add(key)
-                sent.append((day, msg))
-        day += timedelta(days=1)
-    return sent
 
 
 def _owner(policy: ReminderPolicy, owner_role: str | None) -> str:

@@ -44,6 +44,9 @@ class Health(StrEnum):
     CLOSED = "closed"  # the review is closed in the register: its run is left alone
 
 
+# What a person runs to repair a stranded review.
+REPAIR = "lcspr reconcile"
+
 # A wait lost to a crash (its key used, no answer stored) is asked again as "<step key>-wait-2",
 # "-wait-3", ... (Prefect allows only lowercase letters, digits and dashes in a key).
 WAIT_SEPARATOR = "-wait-"
@@ -87,7 +90,8 @@ def judge(open_step_key: str | None, has_run: bool, run: RunView | None, now: da
     if open_step_key is None:
         return Judgement(Health.CLOSED, "closed in the register; its run is left alone")
     if not has_run:
-        return Judgement(Health.NO_RUN, "registered, but no flow run was ever started for it")
+        return Judgement(Health.NO_RUN, "no flow run has attached itself to it (a run started a moment ago "
+                                        "does so when a worker starts it)")
     if run is None:
         return Judgement(Health.MISSING, "its flow run no longer exists in Prefect")
     age = (now - run.since).total_seconds()

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.errors import Refused
+from models.roles import Role
 
 
 class StepKind(StrEnum):
@@ -195,7 +196,7 @@ class FinalReportSentInput(StepInput):
     sent_to_ofsted: bool = Field(title="Sent to Ofsted")
     new_planned_publication: date | None = Field(
         default=None, title="New planned publication date",
-        description="Only if the report went out later than 7 working days before the planned date.",
+        description="Only if the report went out later than the notice period before publication allows.",
     )
 
 
@@ -241,7 +242,7 @@ class ClosureInput(StepInput):
 class StepSpec:
     kind: StepKind
     title: str
-    asked_of: str  # a role (models.reminders.Role value)
+    asked_of: str  # a role (models.roles.Role)
     question: str
     input_model: type[StepInput]
 
@@ -249,57 +250,57 @@ class StepSpec:
 SPECS: dict[StepKind, StepSpec] = {
     s.kind: s
     for s in (
-        StepSpec(StepKind.NOTIFICATION, "Serious incident notification", "business_unit",
+        StepSpec(StepKind.NOTIFICATION, "Serious incident notification", Role.BUSINESS_UNIT,
                  "Confirm the serious incident notification to the National Panel, or record why it is not notifiable.",
                  NotificationInput),
-        StepSpec(StepKind.RAPID_REVIEW, "Rapid Review outcome", "safeguarding_partners",
+        StepSpec(StepKind.RAPID_REVIEW, "Rapid Review outcome", Role.SAFEGUARDING_PARTNERS,
                  "Record the rapid review: immediate safety actions, learning and the recommendation to the Chair.",
                  RapidReviewInput),
-        StepSpec(StepKind.CHAIR_DECISION, "Chair decision", "independent_chair",
+        StepSpec(StepKind.CHAIR_DECISION, "Chair decision", Role.INDEPENDENT_CHAIR,
                  "Decide whether a Local Child Safeguarding Practice Review goes ahead, "
                  "and record under which delegation.",
                  ChairDecisionInput),
-        StepSpec(StepKind.INFORM_BODIES, "Inform DfE, Ofsted and the National Panel", "business_unit",
+        StepSpec(StepKind.INFORM_BODIES, "Inform DfE, Ofsted and the National Panel", Role.BUSINESS_UNIT,
                  "Confirm that the DfE, Ofsted and the National Panel were told of the decision to hold an LCSPR.",
                  InformBodiesInput),
-        StepSpec(StepKind.AUTHOR_APPOINTMENT, "Independent author appointed", "business_unit",
+        StepSpec(StepKind.AUTHOR_APPOINTMENT, "Independent author appointed", Role.BUSINESS_UNIT,
                  "Record the independent author appointed and their declaration of conflicts of interest.",
                  AuthorAppointmentInput),
-        StepSpec(StepKind.TERMS_OF_REFERENCE, "Terms of Reference sign-off", "panel_chair",
+        StepSpec(StepKind.TERMS_OF_REFERENCE, "Terms of Reference sign-off", Role.PANEL_CHAIR,
                  "Sign off the Terms of Reference: period, agencies in scope, methodology, family involvement.",
                  TermsOfReferenceInput),
-        StepSpec(StepKind.AGENCY_REPORT, "Agency report received", "business_unit",
+        StepSpec(StepKind.AGENCY_REPORT, "Agency report received", Role.BUSINESS_UNIT,
                  "Record an agency report or chronology received, with its author's independence declaration.",
                  AgencyReportInput),
-        StepSpec(StepKind.ENGAGEMENT, "Practitioner and family engagement", "author",
+        StepSpec(StepKind.ENGAGEMENT, "Practitioner and family engagement", Role.AUTHOR,
                  "Record the practitioner events held and how the family's views were sought.",
                  EngagementInput),
-        StepSpec(StepKind.DRAFT_CIRCULATED, "Draft report circulated", "author",
+        StepSpec(StepKind.DRAFT_CIRCULATED, "Draft report circulated", Role.AUTHOR,
                  "Record that the next draft report was circulated to the panel.",
                  DraftCirculatedInput),
-        StepSpec(StepKind.DRAFT_REVIEW, "Draft report review", "panel_chair",
+        StepSpec(StepKind.DRAFT_REVIEW, "Draft report review", Role.PANEL_CHAIR,
                  "Record the panel's verdict on the draft: accepted, or changes requested.",
                  DraftReviewInput),
-        StepSpec(StepKind.FINAL_REPORT, "Final report sign-off", "safeguarding_partners",
+        StepSpec(StepKind.FINAL_REPORT, "Final report sign-off", Role.SAFEGUARDING_PARTNERS,
                  "Sign off the final report and its recommendations, and set the planned publication date.",
                  FinalReportInput),
-        StepSpec(StepKind.FINAL_REPORT_SENT, "Final report sent to Panel, DfE and Ofsted", "business_unit",
+        StepSpec(StepKind.FINAL_REPORT_SENT, "Final report sent to Panel, DfE and Ofsted", Role.BUSINESS_UNIT,
                  "Confirm the final report went to the National Panel, the DfE and Ofsted "
-                 "at least 7 working days before publication.",
+                 "at least {final_report_before_publication} working days before publication.",
                  FinalReportSentInput),
-        StepSpec(StepKind.PUBLICATION, "Publication or deferral", "safeguarding_partners",
+        StepSpec(StepKind.PUBLICATION, "Publication or deferral", Role.SAFEGUARDING_PARTNERS,
                  "Record that the report was published, or that publication is deferred (with the reason).",
                  PublicationInput),
-        StepSpec(StepKind.LEARNING_REVIEW, "Learning review completed", "subgroup",
+        StepSpec(StepKind.LEARNING_REVIEW, "Learning review completed", Role.SUBGROUP,
                  "Record the learning from the reflective learning session or practice review.",
                  LearningReviewInput),
-        StepSpec(StepKind.ACTION, "Action plan", "panel_chair",
+        StepSpec(StepKind.ACTION, "Action plan", Role.PANEL_CHAIR,
                  "Add one action of the action plan (tick 'last action' with the final one).",
                  ActionInput),
-        StepSpec(StepKind.ACTION_UPDATE, "Action completed", "subgroup",
+        StepSpec(StepKind.ACTION_UPDATE, "Action completed", Role.SUBGROUP,
                  "Record an action completed, with the evidence.",
                  ActionUpdateInput),
-        StepSpec(StepKind.CLOSURE, "Review closure", "subgroup",
+        StepSpec(StepKind.CLOSURE, "Review closure", Role.SUBGROUP,
                  "Close the review, with evidence of the impact of its learning.",
                  ClosureInput),
     )

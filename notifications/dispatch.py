@@ -33,21 +33,45 @@ depend on Prefect). The file in the repository or on disk then holds no password
 
 A placeholder with no value is a configuration error naming the placeholder (never a
 value). Keep the file readable only by the service account.
+
+Both parts of every email: a rendered message has its own plain-text body beside the HTML
+one, but Apprise's email service (``mailto://``, ``mailtos://``) always writes its text
+part itself, by converting the HTML, and offers no way to pass one in. So for each send
+the email services that match the role are replaced by :class:`_TextAndHtmlEmail`: the
+same service with every setting Apprise parsed from its URL, whose ``send`` builds the
+mail with Apprise's own ``NotifyEmail.prepare_emails`` (headers, names, Cc, Bcc,
+Reply-To) from OUR text and then adds OUR HTML as the alternative part:
+multipart/alternative, text/plain first, text/html second. Only the SMTP hand-over
+(connect, TLS, login, send) is written here, after Apprise's own. Everything else is still
+Apprise's ``notify()``: tag matching, tag priorities, retries and the True/False/None
+result; other services (chat, push) get the HTML, which Apprise converts to what each
+one takes (Markdown or text). A URL with ``format=text`` gets our text part alone, and
+one asking for PGP (``pgp=sign`` or ``encrypt``) is refused: signing the text part and
+then adding an HTML part beside it would break the signature.
 """
 
 from __future__ import annotations
 
+import contextlib
+import email
+import email.policy
 import logging
-import os
 import re
-from collections.abc import Callable, Mapping
+import smtplib
+import ssl
+from collections.abc import Callable, Iterator, Mapping
+from email.message import MIMEPart
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import apprise
 import yaml
+from apprise.plugins.base import NotifyBase
+from apprise.plugins.email import AppriseEmailException, NotifyEmail, SecureMailMode
+from apprise.plugins.email.base import PGP_MODE_DEFAULT
 
-from models.errors import ConfigurationError, LcsprError
+from models.errors import ConfigurationError, DeliveryFailed, NoRecipient
 from notifications.render import RenderedMessage
 
 # Apprise reads ":" in a tag filter as a priority or retry marker and "," or spaces as
@@ -55,35 +79,37 @@ from notifications.render import RenderedMessage
 _ROLE = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 
 
-class DeliveryFailed(LcsprError):
-    """A message could not be handed to any mail server for its role; retry later."""
-
-
-class NoRecipient(DeliveryFailed):
-    """No address in the config carries the role's tag."""
-
-
 class AppriseDispatcher:
-    """Sends a rendered message to every address tagged with a role in an Apprise config."""
+    """Sends a rendered message to every address tagged with a role in an Apprise config.
 
-    def __init__(self, config_path: Path, secret: Callable[[str], str | None] | None = None,
-                 environ: Mapping[str, str] | None = None) -> None:
+    ``environ`` fills ``${NAME}`` placeholders and ``secret`` resolves ``${secret:NAME}``;
+    the caller at the edge passes them in (in production, the process environment), so
+    nothing here reads the environment itself.
+    """
+
+    def __init__(self, config_path: Path, *, environ: Mapping[str, str],
+                 secret: Callable[[str], str | None] | None = None) -> None:
         self.config_path = config_path
+        self.environ = environ
         self.secret = secret
-        self.environ = os.environ if environ is None else environ
 
     def send(self, *, role: str, message: RenderedMessage) -> None:
         """Deliver ``message`` to the URLs tagged ``role``; raise DeliveryFailed otherwise."""
         if not _ROLE.match(role):
             raise DeliveryFailed(f"{role!r} is not a valid role name for notification routing.")
-        notifier = self._load()
-        if not any(True for _ in notifier.find(role)):
+        services = [self._sending(service, message) for service in self._load().find(role)]
+        if not services:
             raise NoRecipient(
                 f"No recipient is configured for role {role} in {self.config_path}."
             )
+        notifier = apprise.Apprise()
+        for service in services:
+            notifier.add(service)
         # Apprise reports why a send failed only in its log; capture it for the error.
         # LogCapture has no annotations in apprise 1.13.
         with apprise.LogCapture(level=logging.WARNING, fmt="%(message)s") as log:  # type: ignore[no-untyped-call]
+            # The HTML is what non-email services get, converted by Apprise to their
+            # format; email services send the message's own text and HTML parts.
             sent = notifier.notify(
                 title=message.subject,
                 body=message.html,
@@ -98,6 +124,17 @@ class AppriseDispatcher:
                 f"Sending to role {role} failed"
                 + (f": {detail}" if detail else "; Apprise gave no reason.")
             )
+
+    def _sending(self, service: NotifyBase, message: RenderedMessage) -> NotifyBase:
+        """``service`` itself or, for an email service, a copy that sends ``message``'s two parts."""
+        if not isinstance(service, NotifyEmail):
+            return service
+        if service.pgp_mode != PGP_MODE_DEFAULT:
+            raise ConfigurationError(
+                f"An email URL in {self.config_path} asks for PGP (pgp={service.pgp_mode}), which "
+                "lcspr cannot apply to emails with their own text and HTML parts; remove it."
+            )
+        return _TextAndHtmlEmail.sending(service, message)
 
     def _load(self) -> apprise.Apprise:
         # Read the file on every send so an edited config applies without a restart.
@@ -114,6 +151,96 @@ class AppriseDispatcher:
         notifier = apprise.Apprise()
         notifier.add(config)
         return notifier
+
+
+class _TextAndHtmlEmail(NotifyEmail):  # type: ignore[no-untyped-call]  # NotifyBase.__init_subclass__ is unannotated
+    """Apprise's email service, sending one rendered message as text and HTML alternatives.
+
+    Made by :meth:`sending` from a service Apprise built from the config. It is a copy
+    rather than a service rebuilt from ``url()``, because that round trip does not keep
+    every setting (a Gmail-style ``user@host`` login comes back as ``user``). Apprise's
+    converted ``body`` is ignored: the parts sent are the message's own.
+    """
+
+    message: RenderedMessage
+
+    @classmethod
+    def sending(cls, service: NotifyEmail, message: RenderedMessage) -> _TextAndHtmlEmail:
+        twin = cls.__new__(cls)
+        vars(twin).update(vars(service))  # every setting as Apprise parsed it; copy.copy does the same
+        twin.message = message
+        return twin
+
+    def send(self, body: str, title: str = "", notify_type: Any = None, attach: Any = None,
+             **kwargs: Any) -> bool:
+        """Hand one mail per recipient to the SMTP server, as NotifyEmail.send does."""
+        if not self.targets:
+            self.logger.warning("There are no Email recipients to notify")
+            return False
+        try:
+            mails = list(self._mails())
+        except AppriseEmailException as exc:
+            self.logger.warning("The email could not be prepared: %s", exc)
+            return False
+        self.throttle()  # type: ignore[no-untyped-call]  # unannotated in apprise
+        context = ssl.create_default_context()
+        if not self.verify_certificate:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        port = int(self.port or 0)  # 0: smtplib's default port for the connection type
+        sender = str(self.from_addr[1])
+        server: smtplib.SMTP | None = None
+        all_sent = True
+        try:
+            if self.secure_mode == SecureMailMode.SSL:
+                server = smtplib.SMTP_SSL(self.smtp_host, port, timeout=self.socket_connect_timeout,
+                                          context=context)
+            else:
+                server = smtplib.SMTP(self.smtp_host, port, timeout=self.socket_connect_timeout)
+                if self.secure_mode == SecureMailMode.STARTTLS:
+                    server.starttls(context=context)
+            if self.user and self.password:
+                server.login(self.user, self.password)
+            for recipient, to_addrs, mail in mails:
+                try:
+                    server.sendmail(sender, to_addrs, mail)
+                    self.logger.info("Sent Email to %s", recipient)
+                except (OSError, smtplib.SMTPException) as exc:
+                    self.logger.warning('Sending email to "%s" failed: %s', recipient, exc)
+                    all_sent = False
+        except (OSError, smtplib.SMTPException) as exc:
+            self.logger.warning('Connection error while submitting email to "%s": %s', self.smtp_host, exc)
+            return False
+        finally:
+            if server is not None:
+                with contextlib.suppress(OSError, smtplib.SMTPException):
+                    server.quit()
+        return all_sent
+
+    def _mails(self) -> Iterator[tuple[str, list[str], str]]:
+        """(recipient, envelope addresses, mail) for each To address of the URL."""
+        for prepared in NotifyEmail.prepare_emails(
+            subject=self.message.subject,
+            body=self.message.text,
+            notify_format=apprise.NotifyFormat.TEXT,
+            from_addr=self.from_addr,
+            to=self.targets,
+            cc=self.cc,
+            bcc=self.bcc,
+            reply_to=self.reply_to,
+            smtp_host=self.smtp_host,
+            headers={"X-Application": self.app_id, **self.headers},
+            names=self.names,
+            tzinfo=self.tzinfo,
+        ):
+            # Apprise built a complete text/plain mail; the HTML joins it as its alternative.
+            mail = email.message_from_string(prepared.body, policy=email.policy.default)
+            if self.notify_format == apprise.NotifyFormat.HTML:
+                html = MIMEPart(policy=email.policy.default)
+                html.set_content(self.message.html, subtype="html", cte="quoted-printable")
+                mail.make_alternative()
+                mail.attach(html)  # type: ignore[arg-type]  # typeshed wants an EmailMessage; any MIMEPart is a subpart
+            yield prepared.recipient, prepared.to_addrs, mail.as_string()
 
 
 _PLACEHOLDER = re.compile(r"\$\{(secret:)?([A-Za-z0-9_.-]+)\}")

@@ -5,7 +5,8 @@ One template triple per kind lives in ``notifications/templates``:
 :func:`render` is pure: no I/O beyond reading the templates, no clock, no settings.
 
 Messages leave the building, so the context is a closed list (:data:`CONTEXT_VARIABLES`):
-the review reference, the step, dates, roles, a link and the partnership's name. A key
+the review reference, the step, dates, roles, a link, the partnership's name and the
+figures of its settings that a message quotes (never a hard-coded default). A key
 outside that list is refused, so a caller cannot slip a pseudonym or case text into a
 template by accident; a variable a template uses but the caller left out raises
 (``StrictUndefined``) instead of rendering as blank.
@@ -19,8 +20,6 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
-
-from models.reminders import MessageLevel
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -44,15 +43,11 @@ CONTEXT_VARIABLES: frozenset[str] = frozenset(
         "recipient_role",
         "link",
         "partnership",
+        # The partnership's rule for sending the final report before publication
+        # (setting final_report_before_publication_working_days).
+        "final_report_working_days",
     }
 )
-
-_KIND_FOR_LEVEL: Mapping[MessageLevel, str] = {
-    MessageLevel.REMINDER: "reminder",
-    MessageLevel.DUE_TODAY: "due_today",
-    MessageLevel.OVERDUE: "overdue",
-    MessageLevel.ESCALATION: "escalation",
-}
 
 
 @dataclass(frozen=True)
@@ -62,11 +57,6 @@ class RenderedMessage:
     subject: str
     text: str
     html: str
-
-
-def kind_for_level(level: MessageLevel) -> str:
-    """The template kind for a reminder level (they share names)."""
-    return _KIND_FOR_LEVEL[level]
 
 
 def render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
@@ -90,8 +80,10 @@ def render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
         # One line, whatever the values held: a newline in a mail subject would be
         # header injection, and a template's trailing newline is not part of it.
         subject=" ".join(subject.split()),
+        # Each body ends with one line break, as a MIME text part does, so the parts a
+        # recipient gets are exactly these.
         text=env.get_template(f"{kind}.txt.j2").render(values).strip() + "\n",
-        html=env.get_template(f"{kind}.html.j2").render(values),
+        html=env.get_template(f"{kind}.html.j2").render(values).strip() + "\n",
     )
 
 

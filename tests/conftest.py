@@ -1,4 +1,4 @@
-"""Shared fixtures: settings built for a test, never patched; referrals to start from."""
+"""Shared fixtures: settings and an App built for a test, never patched; referrals to start from."""
 
 from __future__ import annotations
 
@@ -16,9 +16,12 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from sqlalchemy import create_engine
 
-import tasks.register as register_module
+import adapters.register.database as database
+from lcspr.bootstrap import bootstrap
 from lcspr.settings import Settings
 from models.referral import Referral
+from services.app import App
+from tests.fakes import FrozenClock
 
 
 def make_referral(**overrides: object) -> Referral:
@@ -60,10 +63,21 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
     try:
         yield Settings(home=tmp_path, database_url=scoped, _env_file=None)
     finally:
-        engine = register_module._engines.pop(scoped, None)
+        engine = database._engines.pop(scoped, None)
         if engine is not None:
             engine.dispose()
-        register_module._migrated.discard(scoped)
+        database._migrated.discard(scoped)
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+def make_app(settings: Settings, today: date = date(2026, 3, 3)) -> App:
+    """The real App on the test's settings (its register, Apprise config and Prefect), with a frozen
+    clock at ``today`` (``app.clock.set(...)`` moves it) and no environment for config placeholders."""
+    return bootstrap(settings, clock=FrozenClock(today), environ={})
+
+
+@pytest.fixture
+def app(settings: Settings) -> App:
+    return make_app(settings)

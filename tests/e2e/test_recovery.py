@@ -22,14 +22,14 @@ from typing import Any
 
 import pytest
 
-from lcspr import clock
+from adapters.failpoints import AFTER_RECORD, BEFORE_RECORD, arm
+from lcspr.clock import SystemClock
 from models.workdays import WorkingCalendar
-from tasks.failpoints import AFTER_RECORD, BEFORE_RECORD, arm
 from tests.e2e.conftest import System, answer_file, referral_file, start_system, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
-TODAY = clock.today()
+TODAY = SystemClock().today()
 ANSWERS: dict[str, dict[str, Any]] = {
     "notification": {"outcome": "notified", "panel_reference": "NP-2026-118"},
     "rapid-review": {"recommendation": "lcspr", "immediate_safety_actions": True, "sent_to_panel": True,

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from lcspr import clock
+from lcspr.clock import SystemClock
 from lcspr.up import alive, descendants
 from models.workdays import WorkingCalendar
 from tests.e2e.conftest import System, answer_file, referral_file, start_system, wait_for
@@ -43,7 +43,7 @@ def notification_answer(folder: Path, name: str, decided_on: date) -> Path:
 
 
 def test_refer_decide_and_stop(system: System) -> None:
-    today = clock.today()
+    today = SystemClock().today()
 
     # The system is up once the review deployment exists.
     system.wait_until_up()
@@ -61,17 +61,18 @@ def test_refer_decide_and_stop(system: System) -> None:
     match = re.search(r"^(LCSPR-\d{4}-\d{4})$", referred.stdout, re.MULTILINE)
     assert match, referred.stdout
     reference = match[1]
-    assert "/v2/runs/flow-run/" in referred.stdout
+    started_run = re.search(r"/v2/runs/flow-run/([0-9a-f-]{36})", referred.stdout)
+    assert started_run, referred.stdout
 
     # The same referral again returns the same review and run.
     again = system.lcspr("refer", str(referral_file(system.home, today)))
     assert again.returncode == 0, again.stderr
     assert reference in again.stdout and "Already referred" in again.stdout
+    assert started_run[1] in again.stdout
 
-    # The flow run waits, suspended, on the notification step.
-    status = system.status(reference)
-    flow_run_id = status["flow_run_id"]
-    assert flow_run_id
+    # The run records itself in the register as the review's driver when it starts.
+    flow_run_id = wait_for("the run to attach itself", lambda: system.status(reference)["flow_run_id"], 90)
+    assert flow_run_id == started_run[1]
 
     def suspended_on_notification() -> dict[str, Any] | None:
         run = system.api(f"/flow_runs/{flow_run_id}")

@@ -5,16 +5,28 @@ from __future__ import annotations
 import asyncio
 from datetime import date
 
-from flows.sweep import deadline_sweep, deliver_outbox
-from tasks.review import register_for
+import pytest
+
+from flows.sweep import delivery_flow, sweep_flow
 from tests.conftest import make_referral
 
 
-def test_the_sweep_flow_queues_and_delivers_todays_escalations(driver, flow_settings, mailbox):
+@pytest.fixture(scope="module")
+def deadline_sweep(flow_app):
+    return sweep_flow(lambda: flow_app)
+
+
+@pytest.fixture(scope="module")
+def deliver_outbox(flow_app):
+    return delivery_flow(lambda: flow_app)
+
+
+def test_the_sweep_flow_queues_and_delivers_todays_escalations(driver, register, mailbox, deadline_sweep):
     run_id = driver.start(make_referral(agency_reference="FLOW-SWEEP", la_aware_date=date(2026, 3, 3)))
-    ref = register_for(flow_settings).find_by_agency_reference("Thames Valley Police", "FLOW-SWEEP")
+    ref = register.reference("FLOW-SWEEP")
     result = asyncio.run(deadline_sweep(as_of=date(2026, 3, 11)))
     assert result["failed"] == 0 and result["sent"] >= 3
+    assert result["today"] == "2026-03-11" and result["dry_run"] is False
     escalated = {m["To"] for m in mailbox.messages() if f"[{ref}]" in m["Subject"] and "Escalation" in m["Subject"]}
     assert escalated == {"business_unit_manager@partnership.test", "subgroup_chair@partnership.test"}
     again = asyncio.run(deadline_sweep(as_of=date(2026, 3, 11)))
@@ -22,11 +34,11 @@ def test_the_sweep_flow_queues_and_delivers_todays_escalations(driver, flow_sett
     assert run_id
 
 
-def test_a_dry_run_sweep_counts_but_sends_nothing(flow_settings, prefect_server):
+def test_a_dry_run_sweep_counts_but_sends_nothing(deadline_sweep, prefect_server):
     result = asyncio.run(deadline_sweep(as_of=date(2026, 3, 12), dry_run=True))
     assert result["dry_run"] is True and result["sent"] == 0 and result["queued"] == 0
 
 
-def test_the_delivery_flow_reports_what_it_sent(prefect_server):
+def test_the_delivery_flow_reports_what_it_sent(deliver_outbox, prefect_server):
     result = asyncio.run(deliver_outbox())
     assert set(result) == {"sent", "failed"}

@@ -1,4 +1,7 @@
-"""The lcspr command without a Prefect server: working days, the sweep and the outbox."""
+"""The lcspr command without a Prefect server: working days, the sweep and the outbox.
+
+In-process calls give ``main`` the test's settings and App; the subprocess calls run the
+installed command with its environment, as a user's shell does."""
 
 from __future__ import annotations
 
@@ -8,7 +11,8 @@ import socket
 import subprocess
 import sys
 import threading
-from datetime import UTC, date, datetime
+from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -18,17 +22,25 @@ from lcspr.settings import Settings
 from models.reminders import Role
 from notifications.dispatch import write_local_config
 from notifications.local_smtp import LocalOutbox
-from tasks.review import register_for
+from services import referrals
+from services.app import App
 from tests.conftest import make_referral
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) -> Path:
-    """The CLI reads its settings from the environment, as a user's shell gives them."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("LCSPR_HOME", str(tmp_path))
-    monkeypatch.setenv("LCSPR_DATABASE_URL", settings.register_url)
-    return tmp_path
+def home(settings: Settings) -> Path:
+    return settings.home
+
+
+@pytest.fixture
+def lcspr(settings: Settings, app: App) -> Callable[[list[str]], int]:
+    """``lcspr ARGS`` in this process, on the test's settings and App."""
+    return lambda args: main(args, settings=settings, app=lambda _: app)
+
+
+def found(app: App, agency_reference: str) -> bool:
+    with app.uow() as uow:
+        return uow.reviews.find("Thames Valley Police", agency_reference) is not None
 
 
 @pytest.mark.parametrize(
@@ -40,26 +52,24 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, settings: Settings) ->
         (["workdays", "before", "2026-04-21", "15"], "2026-03-27"),
     ],
 )
-def test_workdays_prints_iso_dates(home, capsys, args, printed):
-    assert main(args) == 0
+def test_workdays_prints_iso_dates(lcspr, capsys, args, printed):
+    assert lcspr(args) == 0
     assert capsys.readouterr().out.strip() == printed
 
 
-def test_sweep_sends_todays_escalations_and_the_outbox_shows_failures(home, capsys, monkeypatch, settings):
-    register = register_for(settings)
-    ref = register.refer(make_referral(la_aware_date=date(2026, 3, 3)), date(2026, 3, 3),
-                         datetime(2026, 3, 3, tzinfo=UTC)).reference
+def test_sweep_sends_todays_escalations_and_the_outbox_shows_failures(home, capsys, app, lcspr):
+    ref = referrals.register_referral(app, make_referral(la_aware_date=date(2026, 3, 3))).reference
 
-    assert main(["sweep", "--as-of", "2026-03-11", "--dry-run"]) == 0
+    assert lcspr(["sweep", "--as-of", "2026-03-11", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert f"would queue {ref}:serious_incident_notification:escalation:rung-1:subgroup_chair" in out
 
     # SMTP down: nothing listens on port 1. The messages stay pending, with the reason.
     write_local_config(home / "apprise.yml", smtp_host="127.0.0.1", smtp_port=1,
                        addresses={r.value: f"{r.value}@p.test" for r in Role}, sender="x@p.test")
-    assert main(["sweep", "--as-of", "2026-03-11"]) == 0
+    assert lcspr(["sweep", "--as-of", "2026-03-11"]) == 0
     assert "3 due, 3 newly queued, 0 sent, 3 failed" in capsys.readouterr().out
-    assert main(["outbox"]) == 0
+    assert lcspr(["outbox"]) == 0
     listing = capsys.readouterr().out
     assert listing.count("pending") == 3 and "failed" in listing.lower()
 
@@ -67,18 +77,17 @@ def test_sweep_sends_todays_escalations_and_the_outbox_shows_failures(home, caps
     with LocalOutbox(home / "mail") as box:
         write_local_config(home / "apprise.yml", smtp_host="127.0.0.1", smtp_port=box.port,
                            addresses={r.value: f"{r.value}@p.test" for r in Role}, sender="x@p.test")
-        assert main(["outbox", "--retry-now"]) == 0
+        assert lcspr(["outbox", "--retry-now"]) == 0
         assert "3 sent, 0 still failing" in capsys.readouterr().out
-        assert main(["sweep", "--as-of", "2026-03-11"]) == 0
+        assert lcspr(["sweep", "--as-of", "2026-03-11"]) == 0
         assert len(box.messages()) == 3
-    assert main(["outbox"]) == 0
+    assert lcspr(["outbox"]) == 0
     assert "Nothing pending" in capsys.readouterr().out
 
 
-def test_a_sweep_on_a_bank_holiday_says_so_and_sends_nothing(home, capsys, settings):
-    register_for(settings).refer(make_referral(la_aware_date=date(2026, 3, 3)), date(2026, 3, 3),
-                                 datetime(2026, 3, 3, tzinfo=UTC))
-    assert main(["sweep", "--as-of", "2026-04-06", "--dry-run"]) == 0  # Easter Monday
+def test_a_sweep_on_a_bank_holiday_says_so_and_sends_nothing(capsys, app, lcspr):
+    referrals.register_referral(app, make_referral(la_aware_date=date(2026, 3, 3)))
+    assert lcspr(["sweep", "--as-of", "2026-04-06", "--dry-run"]) == 0  # Easter Monday
     out = capsys.readouterr().out
     assert "not a working day" in out and "would queue" not in out
 
@@ -102,16 +111,16 @@ def _cli_env(home: Path, settings: Settings, api_url: str) -> dict[str, str]:
     return env
 
 
-def test_refer_with_prefect_unreachable_registers_nothing_and_says_so_in_one_line(home, settings):
+def test_refer_with_prefect_unreachable_registers_nothing_and_says_so_in_one_line(home, settings, app):
     closed = f"http://127.0.0.1:{_free_port()}/api"
     result = _run_cli(["refer", str(_refer_file(home))], _cli_env(home, settings, closed), home)
     assert result.returncode == 1
     assert f"Cannot reach the Prefect API at {closed}" in result.stderr and "lcspr up" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    assert register_for(settings).find_by_agency_reference("Thames Valley Police", "CLI-NO-API") is None
+    assert not found(app, "CLI-NO-API")
 
 
-def test_refer_refused_by_the_apis_credentials_names_the_variable_to_set(home, settings):
+def test_refer_refused_by_the_apis_credentials_names_the_variable_to_set(home, settings, app):
     """A Prefect server behind PREFECT_SERVER_API_AUTH_STRING answers 401 to a client without credentials."""
 
     class Refuse(http.server.BaseHTTPRequestHandler):
@@ -136,7 +145,7 @@ def test_refer_refused_by_the_apis_credentials_names_the_variable_to_set(home, s
     assert result.returncode == 1
     assert "HTTP 401" in result.stderr and "PREFECT_API_AUTH_STRING" in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
-    assert register_for(settings).find_by_agency_reference("Thames Valley Police", "CLI-NO-API") is None
+    assert not found(app, "CLI-NO-API")
 
 
 def _free_port() -> int:
@@ -147,8 +156,8 @@ def _free_port() -> int:
 
 
 def test_a_run_process_is_alive_only_while_a_process_carries_that_run_id():
+    from adapters.prefect_runs import process_of
     from models.runs import Process
-    from tasks.prefect_runs import process_of
 
     env = {**os.environ, "PREFECT__FLOW_RUN_ID": "run-42"}
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], env=env)

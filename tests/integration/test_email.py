@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import io
+import ipaddress
 import socket
+import ssl
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email import policy
 from email.message import EmailMessage
+from email.parser import BytesParser
 from pathlib import Path
+from typing import Any
 
+import apprise
 import pytest
+import yaml
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from apprise.manager_plugins import NotificationManager
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
-from models.errors import ConfigurationError
-from notifications.dispatch import AppriseDispatcher, DeliveryFailed, write_local_config
-from notifications.local_smtp import LocalOutbox
+from models.errors import ConfigurationError, DeliveryFailed
+from notifications.dispatch import AppriseDispatcher, expand_placeholders, write_local_config
+from notifications.local_smtp import LocalOutbox, _AnyPortController
 from notifications.render import RenderedMessage, render
 
 SENDER = "lcspr@localhost"
@@ -19,30 +34,37 @@ ADDRESSES = {
     "business_unit": "business.unit@example.org",
     "agency-thames-valley-police": "safeguarding@police.example.org",
 }
+CONTEXT: dict[str, object] = {
+    "reference": "LCSPR-2026-0001",
+    "step": "Rapid Review outcome",
+    "due": "2026-04-21",
+    "days_overdue": 0,
+    "escalated_from": "",
+    "link": "http://127.0.0.1:4200/runs/flow-run/1",
+    "partnership": "Test Safeguarding Children Partnership",
+    "final_report_working_days": 7,
+}
+CHAT_SCHEMA = "lcsprtestchat"
 
 
-def _message(role: str) -> RenderedMessage:
-    return render(
-        "reminder",
-        {
-            "reference": "LCSPR-2026-0001",
-            "step": "Rapid Review outcome",
-            "due": "2026-04-21",
-            "days_overdue": 0,
-            "escalated_from": "",
-            "recipient_role": role,
-            "link": "http://127.0.0.1:4200/runs/flow-run/1",
-            "partnership": "Test Safeguarding Children Partnership",
-        },
-    )
+def _message(role: str, kind: str = "reminder", **values: object) -> RenderedMessage:
+    return render(kind, {**CONTEXT, "recipient_role": role, **values})
 
 
-def _text_body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
+def _parts(mail: EmailMessage) -> list[tuple[str, str]]:
+    """(content type, decoded content) of each part of a multipart mail, in order."""
+    parts: list[tuple[str, str]] = []
+    for part in mail.iter_parts():
+        content = part.get_content()
+        assert isinstance(content, str), part.get_content_type()
+        parts.append((part.get_content_type(), content))
+    return parts
+
+
+def _config(path: Path, urls: dict[str, str]) -> Path:
+    """An Apprise YAML config tagging each URL (key) with a role (value)."""
+    path.write_text(yaml.safe_dump({"version": 1, "urls": [{url: [{"tag": role}]} for url, role in urls.items()]}))
+    return path
 
 
 @pytest.fixture
@@ -57,7 +79,37 @@ def dispatcher(tmp_path: Path, outbox: LocalOutbox) -> AppriseDispatcher:
     write_local_config(
         config, smtp_host="127.0.0.1", smtp_port=outbox.port, addresses=ADDRESSES, sender=SENDER
     )
-    return AppriseDispatcher(config)
+    return AppriseDispatcher(config, environ={})
+
+
+@pytest.fixture
+def chat() -> Iterator[list[dict[str, Any]]]:
+    """A test-only chat service (``lcsprtestchat://``, plain text) that records what it is sent."""
+    received: list[dict[str, Any]] = []
+
+    def capture(body: str, title: str, notify_type: str, body_format: str, meta: dict[str, Any],
+                *args: Any, **kwargs: Any) -> bool:
+        received.append({"title": title, "body": body})
+        return True
+
+    apprise.decorators.notify(on=CHAT_SCHEMA, name="Test chat")(capture)  # type: ignore[no-untyped-call]  # unannotated
+    yield received
+    NotificationManager().remove(CHAT_SCHEMA)  # type: ignore[no-untyped-call]  # unannotated in apprise
+
+
+def test_every_email_carries_the_rendered_text_and_html_as_alternatives(
+    outbox: LocalOutbox, dispatcher: AppriseDispatcher
+) -> None:
+    # Non-ASCII and long lines: the parts must survive quoted-printable and come back exact.
+    message = _message("business_unit", "inform_bodies", partnership="Ynys Môn Safeguarding Children Partnership",
+                       final_report_working_days=10)
+    dispatcher.send(role="business_unit", message=message)
+
+    [mail] = outbox.messages()
+    assert mail.get_content_type() == "multipart/alternative"
+    assert _parts(mail) == [("text/plain", message.text), ("text/html", message.html)]
+    assert str(mail["Subject"]) == message.subject
+    assert [part.get_content_charset() for part in mail.iter_parts()] == ["utf-8", "utf-8"]
 
 
 def test_each_role_receives_its_message_once_at_its_own_address(
@@ -67,16 +119,63 @@ def test_each_role_receives_its_message_once_at_its_own_address(
         dispatcher.send(role=role, message=_message(role))
 
     received = outbox.messages()
-    assert len(received) == 2
+    assert sorted(str(m["To"]) for m in received) == sorted(ADDRESSES.values())
     by_recipient = {str(m["To"]): m for m in received}
-    assert set(by_recipient) == set(ADDRESSES.values())
     for role, address in ADDRESSES.items():
         mail = by_recipient[address]
-        assert str(mail["Subject"]) == _message(role).subject
+        expected = _message(role)
+        assert str(mail["Subject"]) == expected.subject
         assert str(mail["From"]) == SENDER
-        body = _text_body(mail)
-        assert "Rapid Review outcome" in body
-        assert "is due by 2026-04-21" in body
+        assert _parts(mail) == [("text/plain", expected.text), ("text/html", expected.html)]
+        assert f"Sent to the {role.replace('_', ' ')} role." in expected.text
+
+
+def test_a_service_that_is_not_email_gets_the_message_as_its_own_format(
+    tmp_path: Path, outbox: LocalOutbox, chat: list[dict[str, Any]]
+) -> None:
+    config = _config(tmp_path / "apprise.yml", {
+        f"mailto://127.0.0.1:{outbox.port}?from=lcspr%40localhost&to=bu%40example.org": "business_unit",
+        f"{CHAT_SCHEMA}://": "business_unit",
+    })
+    message = _message("business_unit")
+
+    AppriseDispatcher(config, environ={}).send(role="business_unit", message=message)
+
+    [posted] = chat
+    assert posted["title"] == message.subject
+    assert "<" not in posted["body"]
+    assert "This is a reminder that Rapid Review outcome for review LCSPR-2026-0001 is due by 2026-04-21." in (
+        " ".join(posted["body"].split())
+    )
+    [mail] = outbox.messages()
+    assert _parts(mail) == [("text/plain", message.text), ("text/html", message.html)]
+
+
+def test_an_email_url_asking_for_plain_text_gets_the_rendered_text_alone(
+    tmp_path: Path, outbox: LocalOutbox
+) -> None:
+    config = _config(tmp_path / "apprise.yml", {
+        f"mailto://127.0.0.1:{outbox.port}?from=lcspr%40localhost&to=bu%40example.org&format=text": "business_unit",
+    })
+    message = _message("business_unit")
+
+    AppriseDispatcher(config, environ={}).send(role="business_unit", message=message)
+
+    [mail] = outbox.messages()
+    assert mail.get_content_type() == "text/plain"
+    assert mail.get_content() == message.text
+
+
+def test_an_email_url_asking_for_pgp_is_refused_before_anything_is_sent(
+    tmp_path: Path, outbox: LocalOutbox
+) -> None:
+    config = _config(tmp_path / "apprise.yml", {
+        f"mailto://127.0.0.1:{outbox.port}?from=lcspr%40localhost&to=bu%40example.org&pgp=sign": "business_unit",
+    })
+
+    with pytest.raises(ConfigurationError, match=r"asks for PGP \(pgp=sign\)"):
+        AppriseDispatcher(config, environ={}).send(role="business_unit", message=_message("business_unit"))
+    assert outbox.messages() == []
 
 
 def test_the_outbox_keeps_each_message_as_an_eml_file_named_by_arrival(
@@ -108,12 +207,12 @@ def test_an_smtp_server_that_is_not_listening_fails_delivery(tmp_path: Path) -> 
         config, smtp_host="127.0.0.1", smtp_port=closed_port, addresses=ADDRESSES, sender=SENDER
     )
 
-    with pytest.raises(DeliveryFailed, match="Sending to role business_unit failed"):
-        AppriseDispatcher(config).send(role="business_unit", message=_message("business_unit"))
+    with pytest.raises(DeliveryFailed, match=r"Sending to role business_unit failed: .*127\.0\.0\.1"):
+        AppriseDispatcher(config, environ={}).send(role="business_unit", message=_message("business_unit"))
 
 
 def test_a_missing_config_file_is_a_configuration_error(tmp_path: Path) -> None:
-    dispatcher = AppriseDispatcher(tmp_path / "absent.yml")
+    dispatcher = AppriseDispatcher(tmp_path / "absent.yml", environ={})
     with pytest.raises(ConfigurationError, match="does not exist"):
         dispatcher.send(role="business_unit", message=_message("business_unit"))
 
@@ -124,16 +223,19 @@ def test_the_local_config_tags_one_plain_smtp_url_per_role(tmp_path: Path) -> No
         config, smtp_host="127.0.0.1", smtp_port=8025, addresses=ADDRESSES, sender=SENDER
     )
 
-    text = config.read_text()
-    assert text.count("mailto://127.0.0.1:8025?from=lcspr%40localhost&to=") == 2
-    assert "tag: business_unit" in text
-    assert "tag: agency-thames-valley-police" in text
+    assert yaml.safe_load(config.read_text()) == {
+        "version": 1,
+        "urls": [
+            {"mailto://127.0.0.1:8025?from=lcspr%40localhost&to=safeguarding%40police.example.org":
+                [{"tag": "agency-thames-valley-police"}]},
+            {"mailto://127.0.0.1:8025?from=lcspr%40localhost&to=business.unit%40example.org":
+                [{"tag": "business_unit"}]},
+        ],
+    }
 
 
-def test_config_placeholders_come_from_the_environment_and_the_secret_store(tmp_path, monkeypatch):
+def test_config_placeholders_come_from_the_environment_and_the_secret_store() -> None:
     """Passwords never sit in the config file: ${NAME} and ${secret:NAME} are filled in at send time."""
-    from notifications.dispatch import expand_placeholders
-
     text = "mailtos://${SMTP_USER}:${secret:smtp-password}@smtp.example.org:587?to=a%40b.org"
     out = expand_placeholders(text, {"SMTP_USER": "lcspr"}, {"smtp-password": "p@ss word"}.get, where="cfg")
     assert out == "mailtos://lcspr:p%40ss%20word@smtp.example.org:587?to=a%40b.org"
@@ -143,15 +245,124 @@ def test_config_placeholders_come_from_the_environment_and_the_secret_store(tmp_
         expand_placeholders(text, {"SMTP_USER": "u"}, None, where="cfg")
 
 
-def test_a_config_with_an_environment_placeholder_delivers(tmp_path):
-    from notifications.dispatch import AppriseDispatcher
+def _chair_config(path: Path, port: int) -> Path:
+    path.write_text(
+        "version: 1\nurls:\n"
+        f"  - \"mailto://127.0.0.1:{port}?from=x%40p.test&to=${{CHAIR_ADDRESS}}\":\n"
+        "      - tag: independent_chair\n")
+    return path
 
+
+def test_a_config_with_an_environment_placeholder_delivers(tmp_path: Path) -> None:
     with LocalOutbox(tmp_path / "box") as box:
-        cfg = tmp_path / "apprise.yml"
-        cfg.write_text(
-            "version: 1\nurls:\n"
-            f"  - \"mailto://127.0.0.1:{box.port}?from=x%40p.test&to=${{CHAIR_ADDRESS}}\":\n"
-            "      - tag: independent_chair\n")
-        AppriseDispatcher(cfg, environ={"CHAIR_ADDRESS": "chair@p.test"}).send(
+        config = _chair_config(tmp_path / "apprise.yml", box.port)
+        AppriseDispatcher(config, environ={"CHAIR_ADDRESS": "chair@p.test"}).send(
             role="independent_chair", message=_message("independent_chair"))
-        assert [m["To"] for m in box.messages()] == ["chair@p.test"]
+        assert [str(m["To"]) for m in box.messages()] == ["chair@p.test"]
+
+
+def test_placeholders_come_only_from_the_environment_passed_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The dispatcher never reads the process environment itself: the edge hands it in."""
+    monkeypatch.setenv("CHAIR_ADDRESS", "chair@p.test")
+    with LocalOutbox(tmp_path / "box") as box:
+        config = _chair_config(tmp_path / "apprise.yml", box.port)
+        with pytest.raises(ConfigurationError, match="environment variable CHAIR_ADDRESS, which has no value"):
+            AppriseDispatcher(config, environ={}).send(
+                role="independent_chair", message=_message("independent_chair"))
+        assert box.messages() == []
+
+
+class _Recorder:
+    """aiosmtpd handler keeping, for each mail, whether it came over TLS after a login."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[bool, bool, EmailMessage]] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        # As LocalOutbox.messages reads its files: line ends as text (CRLF on the wire).
+        mail = BytesParser(policy=policy.default).parse(io.BytesIO(raw if isinstance(raw, bytes) else raw.encode()))
+        assert isinstance(mail, EmailMessage)
+        self.received.append((session.ssl is not None, bool(session.authenticated), mail))
+        return "250 Message accepted for delivery"
+
+
+def _only_lcspr(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: object) -> AuthResult:
+    accepted = isinstance(data, LoginPassword) and (data.login, data.password) == (b"lcspr", b"s3cret")
+    return AuthResult(success=accepted, handled=False)  # handled=False: aiosmtpd answers 535 itself
+
+
+def _self_signed_tls(folder: Path) -> ssl.SSLContext:
+    """A server TLS context with a certificate for 127.0.0.1 that no authority signed."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.now(UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - timedelta(days=1)).not_valid_after(now + timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(folder / "cert.pem", folder / "key.pem")
+    return context
+
+
+@pytest.fixture
+def starttls_server(tmp_path: Path) -> Iterator[tuple[int, _Recorder]]:
+    """An SMTP server that accepts mail only after STARTTLS and a login as lcspr / s3cret."""
+    recorder = _Recorder()
+    controller = _AnyPortController(recorder, hostname="127.0.0.1", port=0,
+                                    tls_context=_self_signed_tls(tmp_path / "tls"), require_starttls=True,
+                                    authenticator=_only_lcspr, auth_require_tls=True)
+    controller.start()
+    yield controller.port, recorder
+    controller.stop()
+
+
+def _starttls_config(path: Path, port: int, password: str, verify: str) -> Path:
+    return _config(path, {
+        f"mailtos://lcspr:{password}@127.0.0.1:{port}?mode=starttls&verify={verify}"
+        "&from=lcspr%40example.org&to=chair%40example.org": "independent_chair",
+    })
+
+
+def test_a_mailtos_url_sends_both_parts_over_starttls_after_logging_in(
+    tmp_path: Path, starttls_server: tuple[int, _Recorder]
+) -> None:
+    port, recorder = starttls_server
+    message = _message("independent_chair")
+
+    AppriseDispatcher(_starttls_config(tmp_path / "apprise.yml", port, "s3cret", verify="no"), environ={}).send(
+        role="independent_chair", message=message)
+
+    [(over_tls, logged_in, mail)] = recorder.received
+    assert (over_tls, logged_in) == (True, True)
+    assert str(mail["To"]) == "chair@example.org"
+    assert _parts(mail) == [("text/plain", message.text), ("text/html", message.html)]
+
+
+def test_a_refused_login_fails_delivery(tmp_path: Path, starttls_server: tuple[int, _Recorder]) -> None:
+    port, recorder = starttls_server
+    config = _starttls_config(tmp_path / "apprise.yml", port, "wrong", verify="no")
+
+    with pytest.raises(DeliveryFailed, match=r"Sending to role independent_chair failed: .*Authentication"):
+        AppriseDispatcher(config, environ={}).send(role="independent_chair", message=_message("independent_chair"))
+    assert recorder.received == []
+
+
+def test_a_server_certificate_nobody_signed_is_refused_unless_the_url_says_verify_no(
+    tmp_path: Path, starttls_server: tuple[int, _Recorder]
+) -> None:
+    port, recorder = starttls_server
+    config = _starttls_config(tmp_path / "apprise.yml", port, "s3cret", verify="yes")
+
+    with pytest.raises(DeliveryFailed, match="CERTIFICATE_VERIFY_FAILED"):
+        AppriseDispatcher(config, environ={}).send(role="independent_chair", message=_message("independent_chair"))
+    assert recorder.received == []

@@ -1,5 +1,10 @@
 """The case register on SQLite, and on PostgreSQL when LCSPR_TEST_DATABASE_URL is set.
 
+The use cases of ``services/`` run against the real adapters (``adapters/register``): the
+repository and unit of work over SQLAlchemy, migrated by Alembic. What they wrote is read
+back both through the use cases and, to check the projections and the audit chain row by
+row, straight from the mapping's tables.
+
 On PostgreSQL each test gets its own schema (dropped afterwards), so reruns on the same
 database start from empty just as the SQLite tests do.
 """
@@ -8,6 +13,8 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,24 +23,30 @@ import pytest
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text, update
+from sqlalchemy.orm import Session
 
-from lcspr.settings import Settings
-from models.errors import NotFound, Refused
-from models.lifecycle import ClockAdjustment, Stage
-from models.register import (
+from adapters.register.database import MIGRATIONS, engine_for, migrate
+from adapters.register.mapping import (
     ActionRow,
     AgencyRequestRow,
     AuditEvent,
     Base,
     ClockRow,
     Decision,
+    OutboxMessage,
     Recommendation,
     ReferenceCounter,
     ReviewRow,
 )
-from tasks import register as register_module
-from tasks.register import MIGRATIONS, Outcome, Register, engine_for, migrate
-from tests.conftest import make_referral
+from lcspr.bootstrap import bootstrap
+from lcspr.settings import Settings
+from models.errors import NotFound, Refused
+from models.lifecycle import ClockAdjustment, OpenStep, Review, Stage, open_step
+from services import answers, clocks, messages, queries, referrals, reviews
+from services.answers import Outcome
+from services.app import App
+from tests.conftest import make_app, make_referral
+from tests.fakes import FakeDispatcher, FrozenClock
 from tests.unit.test_lifecycle import GOOD
 
 TODAY = date(2026, 11, 23)
@@ -47,46 +60,65 @@ def url(settings: Settings) -> str:
 
 
 @pytest.fixture
-def register(url: str, settings: Settings) -> Register:
-    return Register(url, settings.policy())
+def app(settings: Settings) -> App:
+    """The real App on the test's register, its clock frozen at NOW (after every date in GOOD)."""
+    app = make_app(settings, TODAY)
+    assert isinstance(app.clock, FrozenClock)
+    app.clock.advance(minutes=30)
+    assert app.clock.now() == NOW
+    return app
 
 
-def refer(register: Register, agency_reference: str = "POL-2026-0042", **overrides: Any) -> str:
-    referred = register.refer(
-        make_referral(agency_reference=agency_reference, **overrides), TODAY, NOW
-    )
-    return referred.reference
+@contextmanager
+def session(settings: Settings) -> Iterator[Session]:
+    """A transaction straight on the register's tables, committed when the block succeeds."""
+    with Session(engine_for(settings.register_url), expire_on_commit=False) as s, s.begin():
+        yield s
 
 
-def answer_until(register: Register, reference: str, stop_at: str) -> None:
-    """Record the full route's answers through the register until ``stop_at`` is the open step."""
+def refer(app: App, agency_reference: str = "POL-2026-0042", **overrides: Any) -> str:
+    return referrals.register_referral(app, make_referral(agency_reference=agency_reference, **overrides)).reference
+
+
+def load(app: App, reference: str) -> Review:
+    """The review as the register's decision log rebuilds it."""
+    with app.uow() as uow:
+        stored = uow.reviews.get(reference)
+    return reviews.rebuild(app, stored)
+
+
+def replayed_step(app: App, reference: str) -> OpenStep | None:
+    """The open step as a replay of the log gives it (``waiting_on`` reads the projection instead)."""
+    return open_step(load(app, reference), app.config.policy)
+
+
+def answer_until(app: App, reference: str, stop_at: str) -> None:
+    """Record the full route's answers through the use case until ``stop_at`` is the open step."""
     for key, payload in GOOD.items():
         if key == stop_at:
             break
-        outcome = register.record_decision(reference, key, payload, TODAY, NOW)
+        outcome = answers.record_answer(app, reference, key, payload)
         assert outcome.accepted, outcome.reason
-    step = register.open_step(reference)
+    step = reviews.waiting_on(app, reference)
     assert step is not None and step.key == stop_at
+    assert replayed_step(app, reference) == step
 
 
-def count(register: Register, model: Any) -> int:
-    with register.unit_of_work() as s:
+def count(settings: Settings, model: Any) -> int:
+    with session(settings) as s:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def review_row(register: Register, reference: str) -> ReviewRow:
-    with register.unit_of_work() as s:
-        row = s.scalars(select(ReviewRow).where(ReviewRow.reference == reference)).one()
-        s.expunge(row)
-        return row
+def review_row(settings: Settings, reference: str) -> ReviewRow:
+    with session(settings) as s:
+        return s.scalars(select(ReviewRow).where(ReviewRow.reference == reference)).one()
 
 
-def rows(register: Register, model: Any, reference: str) -> list[Any]:
-    with register.unit_of_work() as s:
+def rows(settings: Settings, model: Any, reference: str) -> list[Any]:
+    with session(settings) as s:
         review_id = s.scalars(select(ReviewRow.id).where(ReviewRow.reference == reference)).one()
-        found = list(s.scalars(select(model).where(model.review_id == review_id)))
-        s.expunge_all()
-        return found
+        order = model.seq if hasattr(model, "seq") else model.id
+        return list(s.scalars(select(model).where(model.review_id == review_id).order_by(order)))
 
 
 ALL_TABLES = (
@@ -98,11 +130,17 @@ ALL_TABLES = (
     Recommendation,
     ActionRow,
     AuditEvent,
+    OutboxMessage,
 )
 
 
-def counts(register: Register) -> dict[str, int]:
-    return {m.__tablename__: count(register, m) for m in ALL_TABLES}
+def counts(settings: Settings) -> dict[str, int]:
+    return {m.__tablename__: count(settings, m) for m in ALL_TABLES}
+
+
+def outcome_of(outcome: Outcome) -> tuple[str, bool, str, str | None]:
+    """An outcome with the step it opens by key."""
+    return outcome.key, outcome.accepted, outcome.reason, outcome.next_step.key if outcome.next_step else None
 
 
 # ---------------------------------------------------------------- migrations
@@ -117,63 +155,62 @@ def test_migrating_an_empty_database_creates_every_table_with_its_columns(url: s
         assert {c["name"] for c in inspector.get_columns(name)} == set(table.columns.keys()), name
 
 
-def test_migrating_twice_is_harmless_and_leaves_the_schema_at_head(
-    url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_migrating_twice_is_harmless_and_leaves_the_schema_at_head(url: str) -> None:
     migrate(url)
-    monkeypatch.setattr(register_module, "_migrated", set())  # really run the upgrade again
-    migrate(url)
+    migrate(url, again=True)  # really run the upgrade again
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     head = ScriptDirectory.from_config(cfg).get_current_head()
     with engine_for(url).connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [
-            head
-        ]
-    assert set(inspect(engine_for(url)).get_table_names()) == {
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
+    assert set(inspect(engine_for(url)).get_table_names()) == {*Base.metadata.tables, "alembic_version"}
+
+
+def test_the_app_migrates_a_new_register_before_its_first_use(settings: Settings) -> None:
+    assert inspect(engine_for(settings.register_url)).get_table_names() == []
+    app = make_app(settings, TODAY)
+    assert set(inspect(engine_for(settings.register_url)).get_table_names()) == {
         *Base.metadata.tables,
         "alembic_version",
     }
+    assert refer(app) == "LCSPR-2026-0001"
 
 
 # ---------------------------------------------------------------- referrals
 
 
-def test_referrals_get_sequential_references_for_the_year(register: Register) -> None:
-    assert refer(register, "POL-1") == "LCSPR-2026-0001"
-    assert refer(register, "POL-2") == "LCSPR-2026-0002"
-    assert register.references() == ["LCSPR-2026-0001", "LCSPR-2026-0002"]
+def test_referrals_get_sequential_references_for_the_year(app: App) -> None:
+    assert refer(app, "POL-1") == "LCSPR-2026-0001"
+    assert refer(app, "POL-2") == "LCSPR-2026-0002"
+    assert [r.reference for r in queries.open_reviews(app)] == ["LCSPR-2026-0001", "LCSPR-2026-0002"]
 
 
-def test_the_same_agency_reference_returns_the_existing_review(register: Register) -> None:
-    first = register.refer(make_referral(agency_reference="POL-9"), TODAY, NOW)
-    again = register.refer(
-        make_referral(agency_reference="POL-9", outline="Sent twice by mistake."), TODAY, NOW
-    )
+def test_the_same_agency_reference_returns_the_existing_review(app: App, settings: Settings) -> None:
+    first = referrals.register_referral(app, make_referral(agency_reference="POL-9"))
+    again = referrals.register_referral(app, make_referral(agency_reference="POL-9", outline="Sent twice by mistake."))
     assert first.created and not again.created
-    assert again.reference == first.reference
-    assert count(register, ReviewRow) == 1
-    assert register.find_by_agency_reference("Thames Valley Police", "POL-9") == first.reference
+    assert (again.reference, again.run_key) == (first.reference, first.reference)
+    assert count(settings, ReviewRow) == 1
+    with app.uow() as uow:
+        found = uow.reviews.find("Thames Valley Police", "POL-9")
+    assert found is not None and found.reference == first.reference
+    # The first referral stands: the second's outline was not written over it.
+    assert found.referral.outline == make_referral().outline
 
 
-def test_a_new_review_waits_on_the_notification_with_its_clock_projected(
-    register: Register,
-) -> None:
-    reference = refer(register)
-    row = review_row(register, reference)
-    assert (row.stage, row.open_step_key, row.open_step_due) == (
-        "referred",
-        "notification-1",
-        date(2026, 3, 10),
-    )
+def test_a_new_review_waits_on_the_notification_with_its_clock_projected(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    row = review_row(settings, reference)
+    assert (row.stage, row.open_step_key, row.open_step_due) == ("referred", "notification-1", date(2026, 3, 10))
     assert row.pseudonym == "Child A" and row.referral["agency_reference"] == "POL-2026-0042"
-    [clock] = rows(register, ClockRow, reference)
-    assert (clock.key, clock.due, clock.state) == (
-        "serious_incident_notification",
-        date(2026, 3, 10),
-        "running",
-    )
-    assert [e.event for e in register.audit_trail(reference)] == ["review_referred"]
+    [clock] = rows(settings, ClockRow, reference)
+    assert (clock.key, clock.due, clock.state) == ("serious_incident_notification", date(2026, 3, 10), "running")
+    assert [e.event for e in queries.audit_trail(app, reference)] == ["review_referred"]
+    step = reviews.waiting_on(app, reference)
+    assert step is not None and (step.key, step.due) == ("notification-1", date(2026, 3, 10))
+    assert step == replayed_step(app, reference)
+    # Registering alone announces nothing: the run announces the step when it attaches itself.
+    assert queries.outbox(app) == []
 
 
 @pytest.mark.parametrize(
@@ -184,322 +221,336 @@ def test_a_new_review_waits_on_the_notification_with_its_clock_projected(
         {"outline": "Infant with NHS number 943 476 5919 was injured."},
     ],
 )
-def test_a_refused_referral_writes_nothing(register: Register, overrides: dict[str, Any]) -> None:
-    before = counts(register)
+def test_a_refused_referral_writes_nothing(app: App, settings: Settings, overrides: dict[str, Any]) -> None:
+    before = counts(settings)
     with pytest.raises(Refused):
-        register.refer(make_referral(**overrides), TODAY, NOW)
-    assert counts(register) == before == {t: 0 for t in before}
+        referrals.register_referral(app, make_referral(**overrides))
+    assert counts(settings) == before == {t: 0 for t in before}
 
 
-def test_an_unknown_reference_is_not_found(register: Register) -> None:
+def test_an_unknown_reference_is_not_found(app: App) -> None:
     with pytest.raises(NotFound, match="LCSPR-2026-9999"):
-        register.load("LCSPR-2026-9999")
+        queries.status(app, "LCSPR-2026-9999")
+    with pytest.raises(NotFound, match="LCSPR-2026-9999"):
+        reviews.waiting_on(app, "LCSPR-2026-9999")
+    with pytest.raises(NotFound, match="LCSPR-2026-9999"):
+        answers.record_answer(app, "LCSPR-2026-9999", "notification-1", GOOD["notification-1"])
 
 
 # ---------------------------------------------------------------- decisions
 
 
-def test_accepted_decisions_update_every_projection(register: Register) -> None:
-    reference = refer(register)
-    answer_until(register, reference, "action-update-2")
-    review = register.load(reference)
-    cal = register.policy.calendar
+def test_accepted_decisions_update_every_projection(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    answer_until(app, reference, "action-update-2")
+    review = load(app, reference)
+    cal = app.config.policy.calendar
 
-    row = review_row(register, reference)
+    row = review_row(settings, reference)
     assert (row.stage, row.route) == ("action_monitoring", "lcspr")
     assert (row.open_step_key, row.open_step_due) == ("action-update-2", date(2027, 1, 15))
 
-    clocks = {c.key: c for c in rows(register, ClockRow, reference)}
-    assert {k: c.due for k, c in clocks.items()} == {c.key: c.due(cal) for c in review.clocks}
-    assert clocks["rapid_review"].due == date(2026, 3, 26)
-    assert (
-        clocks["rapid_review"].met_on == date(2026, 3, 20) and clocks["rapid_review"].state == "met"
-    )
-    assert clocks["publication"].due == date(2026, 10, 29)  # paused while deferred
-    assert clocks["publication"].pauses[0]["start"] == "2026-08-03"
-    assert clocks["stays_published"].state == "running"
-    assert clocks["action:action-2"].state == "running"
-    assert clocks["action:action-2"].owner_role == "agency-frimley-icb"
+    clock_rows = {c.key: c for c in rows(settings, ClockRow, reference)}
+    assert {k: c.due for k, c in clock_rows.items()} == {c.key: c.due(cal) for c in review.clocks}
+    assert clock_rows["rapid_review"].due == date(2026, 3, 26)
+    assert clock_rows["rapid_review"].met_on == date(2026, 3, 20) and clock_rows["rapid_review"].state == "met"
+    assert clock_rows["publication"].due == date(2026, 10, 29)  # paused while deferred
+    assert clock_rows["publication"].pauses[0]["start"] == "2026-08-03"
+    assert clock_rows["stays_published"].state == "running"
+    assert clock_rows["action:action-2"].state == "running"
+    assert clock_rows["action:action-2"].owner_role == "agency-frimley-icb"
 
-    agencies = sorted(
-        (a.agency, a.received_on, a.author_independent)
-        for a in rows(register, AgencyRequestRow, reference)
-    )
+    agencies = sorted((a.agency, a.received_on, a.author_independent)
+                      for a in rows(settings, AgencyRequestRow, reference))
     assert agencies == [
         ("Frimley ICB", date(2026, 5, 11), True),
         ("Thames Valley Police", date(2026, 5, 5), True),
     ]
-    recommendations = sorted((r.number, r.text) for r in rows(register, Recommendation, reference))
+    recommendations = sorted((r.number, r.text) for r in rows(settings, Recommendation, reference))
     assert recommendations == [
         (1, "Share information at strategy meetings"),
         (2, "Train staff on bruising in babies"),
     ]
-    actions = sorted(
-        (a.number, a.owner_agency, a.due_on, a.completed_on)
-        for a in rows(register, ActionRow, reference)
-    )
+    actions = sorted((a.number, a.owner_agency, a.due_on, a.completed_on) for a in rows(settings, ActionRow, reference))
     assert actions == [
         (1, "Thames Valley Police", date(2026, 12, 1), date(2026, 10, 1)),
         (2, "Frimley ICB", date(2027, 1, 15), None),
     ]
+    # The status query reads the same review.
+    status = queries.status(app, reference)
+    assert (status["stage"], status["route"], status["open_step"]["key"]) == (
+        "action_monitoring", "lcspr", "action-update-2")
+    assert {c["key"]: c["due"] for c in status["clocks"]} == {k: c.due.isoformat() for k, c in clock_rows.items()}
 
 
-def test_a_full_lcspr_recorded_through_the_register_ends_closed(register: Register) -> None:
-    reference = refer(register)
+def test_a_full_lcspr_recorded_through_the_register_ends_closed(app: App, settings: Settings) -> None:
+    reference = refer(app)
     for key, payload in GOOD.items():
-        assert register.record_decision(reference, key, payload, TODAY, NOW).accepted
-    row = review_row(register, reference)
-    assert (row.stage, row.open_step_key, row.closed_on) == ("closed", None, date(2026, 11, 2))
-    assert register.references() == [] and register.references(include_closed=True) == [reference]
+        assert answers.record_answer(app, reference, key, payload).accepted, key
+    row = review_row(settings, reference)
+    assert (row.stage, row.open_step_key, row.open_step, row.closed_on) == ("closed", None, None, date(2026, 11, 2))
+    assert reviews.waiting_on(app, reference) is None
+    assert queries.open_reviews(app) == []
+    assert [r.reference for r in queries.open_reviews(app, include_closed=True)] == [reference]
 
 
-def test_the_same_key_twice_gives_the_same_outcome_and_one_decision_row(register: Register) -> None:
-    reference = refer(register)
-    first = register.record_decision(
-        reference, "notification-1", GOOD["notification-1"], TODAY, NOW
-    )
-    again = register.record_decision(
-        reference, "notification-1", GOOD["notification-1"], TODAY, NOW
-    )
-    assert first == again == Outcome("notification-1", True, "", "rapid-review-1")
-    assert [d.key for d in register.decisions(reference)] == ["notification-1"]
-    assert [e.event for e in register.audit_trail(reference)].count("decision_recorded") == 1
+def test_the_same_key_twice_gives_the_same_outcome_and_one_decision_row(app: App) -> None:
+    reference = refer(app)
+    first = answers.record_answer(app, reference, "notification-1", GOOD["notification-1"])
+    again = answers.record_answer(app, reference, "notification-1", GOOD["notification-1"])
+    assert first == again
+    assert outcome_of(first) == ("notification-1", True, "", "rapid-review-1")
+    assert [d.key for d in queries.decisions(app, reference)] == ["notification-1"]
+    assert [e.event for e in queries.audit_trail(app, reference)].count("decision_recorded") == 1
+    # The step it opened is announced once, in the same transaction as the decision.
+    announced = [m.key for m in queries.outbox(app)]
+    assert announced == [f"{reference}:step:rapid-review-1:safeguarding_partners"]
 
 
-def test_a_refused_answer_is_logged_and_reopens_the_step_under_a_retry_key(
-    register: Register,
-) -> None:
-    reference = refer(register)
-    answer_until(register, reference, "rapid-review-1")
+def test_a_refused_answer_is_logged_and_reopens_the_step_under_a_retry_key(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    answer_until(app, reference, "rapid-review-1")
     bad = {**GOOD["rapid-review-1"], "sent_to_panel": False}
-    outcome = register.record_decision(reference, "rapid-review-1", bad, TODAY, NOW)
+    outcome = answers.record_answer(app, reference, "rapid-review-1", bad)
     assert not outcome.accepted and "National Panel" in outcome.reason
-    assert outcome.next_step == "rapid-review-1-retry-2"
-    [*_, refused] = register.decisions(reference)
-    assert (refused.key, refused.accepted, refused.reason) == (
-        "rapid-review-1",
-        False,
-        outcome.reason,
-    )
+    assert outcome.next_step is not None and outcome.next_step.key == "rapid-review-1-retry-2"
+    [*_, refused] = queries.decisions(app, reference)
+    assert (refused.key, refused.accepted, refused.reason) == ("rapid-review-1", False, outcome.reason)
     assert refused.decided_on == date(2026, 3, 20)
-    row = review_row(register, reference)
+    row = review_row(settings, reference)
     assert (row.stage, row.open_step_key) == ("rapid_review", "rapid-review-1-retry-2")
-    step = register.open_step(reference)
+    step = reviews.waiting_on(app, reference)
     assert step is not None and step.last_refusal == outcome.reason
-    assert register.load(reference).stage is Stage.RAPID_REVIEW
+    assert step == outcome.next_step == replayed_step(app, reference)
+    assert load(app, reference).stage is Stage.RAPID_REVIEW
     # The same refused key again is not a second refusal; the retry key is then accepted.
-    assert register.record_decision(reference, "rapid-review-1", bad, TODAY, NOW) == outcome
-    good = register.record_decision(
-        reference, "rapid-review-1-retry-2", GOOD["rapid-review-1"], TODAY, NOW
-    )
-    assert good.accepted and good.next_step == "chair-decision-1"
+    assert answers.record_answer(app, reference, "rapid-review-1", bad) == outcome
+    good = answers.record_answer(app, reference, "rapid-review-1-retry-2", GOOD["rapid-review-1"])
+    assert good.accepted and good.next_step is not None and good.next_step.key == "chair-decision-1"
 
 
-def test_an_answer_that_cannot_be_read_is_refused_and_logged_not_crashed(
-    register: Register,
-) -> None:
+def test_an_answer_that_cannot_be_read_is_refused_and_logged_not_crashed(app: App) -> None:
     """A malformed date in the answer is the person's mistake: a refusal, not an error."""
-    reference = refer(register)
+    reference = refer(app)
     bad = {**GOOD["notification-1"], "decided_on": "5th March"}
-    outcome = register.record_decision(reference, "notification-1", bad, TODAY, NOW)
+    outcome = answers.record_answer(app, reference, "notification-1", bad)
     assert not outcome.accepted and "decided_on" in outcome.reason
-    assert outcome.next_step == "notification-1-retry-2"
-    [refused] = register.decisions(reference)
+    assert outcome.next_step is not None and outcome.next_step.key == "notification-1-retry-2"
+    [refused] = queries.decisions(app, reference)
     assert not refused.accepted and refused.decided_on is None
 
 
-def test_a_refused_answer_that_identifies_a_child_is_not_stored(register: Register) -> None:
+def test_a_refused_answer_that_identifies_a_child_is_not_stored(app: App) -> None:
     """The register never holds an identifier, not even inside a refused answer."""
-    reference = refer(register)
-    answer_until(register, reference, "rapid-review-1")
-    bad = {
-        **GOOD["rapid-review-1"],
-        "rationale": "GP records for NHS no 943 476 5919 show no concerns.",
-    }
-    outcome = register.record_decision(reference, "rapid-review-1", bad, TODAY, NOW)
+    reference = refer(app)
+    answer_until(app, reference, "rapid-review-1")
+    bad = {**GOOD["rapid-review-1"], "rationale": "GP records for NHS no 943 476 5919 show no concerns."}
+    outcome = answers.record_answer(app, reference, "rapid-review-1", bad)
     assert not outcome.accepted and "NHS number" in outcome.reason
-    [*_, refused] = register.decisions(reference)
+    [*_, refused] = queries.decisions(app, reference)
     assert not refused.accepted
     assert "943 476 5919" not in str(refused.payload)
-    assert all("943 476 5919" not in str(e.detail) for e in register.audit_trail(reference))
+    assert refused.payload == {k: bad[k] for k in ("decided_on", "decided_by")}
+    assert all("943 476 5919" not in str(e.detail) for e in queries.audit_trail(app, reference))
 
 
-def test_a_decision_for_a_step_that_is_not_open_is_refused_and_writes_nothing(
-    register: Register,
-) -> None:
-    reference = refer(register)
-    before, version = counts(register), review_row(register, reference).version
+def test_a_decision_for_a_step_that_is_not_open_is_refused_and_writes_nothing(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    before, version = counts(settings), review_row(settings, reference).version
     with pytest.raises(Refused, match="Steps are taken in order"):
-        register.record_decision(
-            reference, "chair-decision-1", GOOD["chair-decision-1"], TODAY, NOW
-        )
+        answers.record_answer(app, reference, "chair-decision-1", GOOD["chair-decision-1"])
     with pytest.raises(Refused, match="the open step is notification-1"):
-        register.record_decision(reference, "notification-2", GOOD["notification-1"], TODAY, NOW)
-    assert counts(register) == before
-    assert review_row(register, reference).version == version
+        answers.record_answer(app, reference, "notification-2", GOOD["notification-1"])
+    assert counts(settings) == before
+    assert review_row(settings, reference).version == version
 
 
-def test_record_refusal_is_idempotent_by_key(register: Register) -> None:
-    reference = refer(register)
-    first = register.record_refusal(reference, "notification-1", "The form could not be read.", NOW)
-    again = register.record_refusal(reference, "notification-1", "A different reason.", NOW)
-    assert (
-        first
-        == again
-        == Outcome("notification-1", False, "The form could not be read.", "notification-1-retry-2")
-    )
-    assert [(d.key, d.accepted) for d in register.decisions(reference)] == [
-        ("notification-1", False)
-    ]
+def test_checking_an_answer_judges_it_like_recording_it_and_writes_nothing(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    before = counts(settings)
+    assert answers.check_answer(app, reference, "notification", GOOD["notification-1"]) == "notification-1"
+    assert answers.check_answer(app, reference, "notification-1", GOOD["notification-1"]) == "notification-1"
+    with pytest.raises(Refused, match="Steps are taken in order"):
+        answers.check_answer(app, reference, "chair-decision-1", GOOD["chair-decision-1"])
+    with pytest.raises(Refused, match="decided_on"):
+        answers.check_answer(app, reference, "notification", {**GOOD["notification-1"], "decided_on": "5th March"})
+    assert counts(settings) == before
+
+
+def test_record_unreadable_is_idempotent_by_key(app: App) -> None:
+    reference = refer(app)
+    first = answers.record_unreadable(app, reference, "notification-1", "The form could not be read.")
+    again = answers.record_unreadable(app, reference, "notification-1", "A different reason.")
+    assert first == again
+    assert outcome_of(first) == ("notification-1", False, "The form could not be read.", "notification-1-retry-2")
+    assert [(d.key, d.accepted) for d in queries.decisions(app, reference)] == [("notification-1", False)]
     with pytest.raises(Refused, match="not open"):
-        register.record_refusal(reference, "rapid-review-1", "Not the open step.", NOW)
+        answers.record_unreadable(app, reference, "rapid-review-1", "Not the open step.")
 
 
-def test_a_review_is_attached_to_one_flow_run_only(register: Register) -> None:
-    reference = refer(register)
-    register.attach_flow_run(reference, "run-1", NOW)
-    register.attach_flow_run(reference, "run-1", NOW)  # a retry of the same run is harmless
-    with pytest.raises(Refused, match="already driven by flow run run-1"):
-        register.attach_flow_run(reference, "run-2", NOW)
-    assert register.flow_run_id(reference) == "run-1"
-    assert register.refer(make_referral(), TODAY, NOW).flow_run_id == "run-1"
-    assert [e.event for e in register.audit_trail(reference)].count("flow_run_attached") == 1
+def test_a_review_is_attached_to_one_flow_run_only(app: App) -> None:
+    reference = refer(app)
+    assert referrals.attach_run(app, reference, "run-1") == "run-1"
+    assert referrals.attach_run(app, reference, "run-1") == "run-1"  # a retry of the same run is harmless
+    # Another run starting for the review is told which run drives it; the first stands.
+    assert referrals.attach_run(app, reference, "run-2") == "run-1"
+    with app.uow() as uow:
+        assert uow.reviews.get(reference).flow_run_id == "run-1"
+    assert queries.status(app, reference)["flow_run_id"] == "run-1"
+    assert referrals.register_referral(app, make_referral()).flow_run_id == "run-1"
+    attached = [e for e in queries.audit_trail(app, reference) if e.event == "flow_run_attached"]
+    assert [e.detail for e in attached] == [{"flow_run_id": "run-1"}]
+    # The run announced the open step once, with a link to itself.
+    [message] = queries.outbox(app)
+    assert message.key == f"{reference}:step:notification-1:business_unit"
+    mail = FakeDispatcher()
+    sender = App(config=app.config, clock=app.clock, uow=app.uow, runs=app.runs, dispatcher=lambda: mail)
+    assert messages.deliver(sender).sent == [message.key]
+    [(role, sent)] = mail.sent
+    assert role == "business_unit" and app.config.run_link("run-1") in sent.text
+
+
+def test_a_detached_run_is_let_go_once_and_the_next_run_attaches_itself(app: App) -> None:
+    reference = refer(app)
+    referrals.attach_run(app, reference, "run-1")
+    assert not referrals.detach_run(app, reference, "run-other", "not the run that drives it")
+    assert referrals.detach_run(app, reference, "run-1", "deleted from Prefect")
+    assert not referrals.detach_run(app, reference, "run-1", "a second reconcile")
+    with app.uow() as uow:
+        stored = uow.reviews.get(reference)
+    assert (stored.flow_run_id, stored.run_key) == (None, f"{reference}:after:run-1")
+    assert referrals.attach_run(app, reference, "run-2") == "run-2"
+    events = [(e.event, e.detail) for e in queries.audit_trail(app, reference)][1:]
+    assert events == [
+        ("flow_run_attached", {"flow_run_id": "run-1"}),
+        ("flow_run_detached", {"flow_run_id": "run-1", "reason": "deleted from Prefect"}),
+        ("flow_run_attached", {"flow_run_id": "run-2"}),
+    ]
 
 
 # ---------------------------------------------------------------- audit trail
 
 
-def test_the_audit_trail_is_a_hash_chain_that_verifies(register: Register) -> None:
-    reference = refer(register)
-    answer_until(register, reference, "chair-decision-1")
-    register.record_refusal(reference, "chair-decision-1", "Unreadable.", NOW)
-    trail = register.audit_trail(reference)
+def test_the_audit_trail_is_a_hash_chain_that_verifies(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    answer_until(app, reference, "chair-decision-1")
+    answers.record_unreadable(app, reference, "chair-decision-1", "Unreadable.")
+    trail = rows(settings, AuditEvent, reference)
     assert [e.seq for e in trail] == list(range(1, len(trail) + 1))
+    assert [e.event for e in trail] == ["review_referred", "decision_recorded", "decision_recorded",
+                                        "decision_refused"]
     assert trail[0].prev_hash == ""
     assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(trail))
-    assert register.verify_audit(reference) == []
+    assert [(e.seq, e.event, e.detail) for e in trail] == [
+        (e.seq, e.event, e.detail) for e in queries.audit_trail(app, reference)]
+    assert queries.verify_audit(app, reference) == []
 
 
-def test_verifying_the_audit_trail_detects_a_tampered_row(register: Register) -> None:
-    reference = refer(register)
-    answer_until(register, reference, "chair-decision-1")
-    with register.unit_of_work() as s:
+def test_verifying_the_audit_trail_detects_a_tampered_row(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    answer_until(app, reference, "chair-decision-1")
+    with session(settings) as s:
         target = s.scalars(
-            select(AuditEvent)
-            .where(AuditEvent.event == "decision_recorded")
-            .order_by(AuditEvent.seq)
+            select(AuditEvent).where(AuditEvent.event == "decision_recorded").order_by(AuditEvent.seq)
         ).first()
         assert target is not None
         seq, detail = target.seq, {**target.detail, "decided_on": "2026-03-01"}
         s.execute(update(AuditEvent).where(AuditEvent.id == target.id).values(detail=detail))
-    assert register.verify_audit(reference) == [
-        f"audit event {seq} (decision_recorded) does not match the chain"
-    ]
+    assert queries.verify_audit(app, reference) == [f"audit event {seq} (decision_recorded) does not match the chain"]
 
 
-def test_the_audit_trail_verifies_whatever_timezone_now_was_given_in(register: Register) -> None:
+def test_the_audit_trail_verifies_whatever_timezone_now_was_given_in(settings: Settings) -> None:
     """Time is any aware datetime; a British Summer Time instant must verify like a UTC one."""
     summer = datetime(2026, 7, 1, 10, 15, 30, 123456, tzinfo=ZoneInfo("Europe/London"))
-    reference = register.refer(make_referral(agency_reference="POL-BST"), TODAY, summer).reference
-    register.attach_flow_run(reference, "run-bst", summer)
-    assert register.verify_audit(reference) == []
+    clock = FrozenClock(summer.date())
+    clock.at = summer
+    app = bootstrap(settings, clock=clock, environ={})
+    reference = refer(app, "POL-BST")
+    referrals.attach_run(app, reference, "run-bst")
+    stored = [e.at.astimezone(UTC) if e.at.tzinfo else e.at.replace(tzinfo=UTC)
+              for e in rows(settings, AuditEvent, reference)]
+    assert stored == [summer] * 2  # the same instant, stored in UTC
+    assert queries.verify_audit(app, reference) == []
 
 
 # ---------------------------------------------------------------- clocks and reloading
 
 
-def test_clock_adjustments_are_logged_projected_and_replayed(register: Register, url: str) -> None:
-    reference = refer(register)
-    answer_until(register, reference, "rapid-review-1")
-    pause = ClockAdjustment(
-        clock="rapid_review",
-        action="pause",
-        on=date(2026, 3, 9),
-        by="A. Jones",
-        reason="Police asked us to wait for interviews",
-    )
-    resume = ClockAdjustment(
-        clock="rapid_review", action="resume", on=date(2026, 3, 16), by="A. Jones"
-    )
-    extend = ClockAdjustment(
-        clock="rapid_review",
-        action="extend",
-        on=date(2026, 3, 17),
-        by="A. Jones",
-        reason="Agreed with the partners",
-        new_due=date(2026, 4, 17),
-    )
-    register.adjust_clock(reference, pause, TODAY, NOW)
-    [clock] = [c for c in rows(register, ClockRow, reference) if c.key == "rapid_review"]
+def test_clock_adjustments_are_logged_projected_and_replayed(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    answer_until(app, reference, "rapid-review-1")
+    pause = ClockAdjustment(clock="rapid_review", action="pause", on=date(2026, 3, 9), by="A. Jones",
+                            reason="Police asked us to wait for interviews")
+    resume = ClockAdjustment(clock="rapid_review", action="resume", on=date(2026, 3, 16), by="A. Jones")
+    extend = ClockAdjustment(clock="rapid_review", action="extend", on=date(2026, 3, 17), by="A. Jones",
+                             reason="Agreed with the partners", new_due=date(2026, 4, 17))
+    clocks.adjust_clock(app, reference, pause)
+    [clock] = [c for c in rows(settings, ClockRow, reference) if c.key == "rapid_review"]
     assert clock.state == "paused" and clock.pauses[0]["reason"] == pause.reason
-    register.adjust_clock(reference, resume, TODAY, NOW)
-    after = register.adjust_clock(reference, extend, TODAY, NOW)
-    assert after.clock("rapid_review").due(register.policy.calendar) == date(2026, 4, 17)
-    [clock] = [c for c in rows(register, ClockRow, reference) if c.key == "rapid_review"]
+    clocks.adjust_clock(app, reference, resume)
+    after = clocks.adjust_clock(app, reference, extend)
+    assert after.clock("rapid_review").due(app.config.policy.calendar) == date(2026, 4, 17)
+    [clock] = [c for c in rows(settings, ClockRow, reference) if c.key == "rapid_review"]
     assert (clock.state, clock.due) == ("running", date(2026, 4, 17))
     assert clock.extensions[0]["reason"] == "Agreed with the partners"
-    assert [d.key for d in register.decisions(reference)][-3:] == ["clock-1", "clock-2", "clock-3"]
-    events = [e.event for e in register.audit_trail(reference)][-3:]
+    assert [d.key for d in queries.decisions(app, reference)][-3:] == ["clock-1", "clock-2", "clock-3"]
+    events = [e.event for e in queries.audit_trail(app, reference)][-3:]
     assert events == ["clock_paused", "clock_resumed", "clock_extended"]
-    reopened = Register(url, register.policy)
-    assert reopened.load(reference) == after
-    assert reopened.open_step(reference).due == date(2026, 4, 17)  # type: ignore[union-attr]
+    assert review_row(settings, reference).open_step_due == date(2026, 4, 17)
+    reopened = make_app(settings, TODAY)
+    assert load(reopened, reference) == after
+    step = reviews.waiting_on(reopened, reference)
+    assert step is not None and step.due == date(2026, 4, 17)
+    assert step == replayed_step(reopened, reference)
 
 
-def test_a_refused_clock_adjustment_writes_nothing(register: Register) -> None:
-    reference = refer(register)
-    before = counts(register)
-    bad = ClockAdjustment(
-        clock="serious_incident_notification",
-        action="extend",
-        on=date(2026, 3, 4),
-        by="A. Jones",
-        reason="Waiting on police",
-        new_due=date(2026, 3, 9),
-    )
+def test_a_refused_clock_adjustment_writes_nothing(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    before = counts(settings)
+    bad = ClockAdjustment(clock="serious_incident_notification", action="extend", on=date(2026, 3, 4),
+                          by="A. Jones", reason="Waiting on police", new_due=date(2026, 3, 9))
     with pytest.raises(Refused, match="already due on 2026-03-10"):
-        register.adjust_clock(reference, bad, TODAY, NOW)
-    assert counts(register) == before
+        clocks.adjust_clock(app, reference, bad)
+    assert counts(settings) == before
 
 
-def test_loading_from_a_new_register_instance_gives_the_same_review(
-    register: Register, url: str, settings: Settings
-) -> None:
-    reference = refer(register)
-    answer_until(register, reference, "draft-review-2")
-    register.record_refusal(reference, "draft-review-2", "Unreadable.", NOW)
-    reopened = Register(url, settings.policy())
-    assert reopened.load(reference) == register.load(reference)
-    assert reopened.open_step(reference) == register.open_step(reference)
-    assert reopened.load(reference).attempt == 2
+def test_loading_from_a_new_app_gives_the_same_review(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    answer_until(app, reference, "draft-review-2")
+    answers.record_unreadable(app, reference, "draft-review-2", "Unreadable.")
+    reopened = make_app(settings, TODAY)
+    assert load(reopened, reference) == load(app, reference)
+    assert reviews.waiting_on(reopened, reference) == reviews.waiting_on(app, reference) == replayed_step(
+        reopened, reference)
+    assert load(reopened, reference).attempt == 2
 
 
 # ---------------------------------------------------------------- concurrency
 
 
-def test_two_callers_recording_the_same_key_at_once_write_one_decision(register: Register) -> None:
-    reference = refer(register)
+def test_two_callers_recording_the_same_key_at_once_write_one_decision(app: App, settings: Settings) -> None:
+    reference = refer(app)
+    callers = [make_app(settings, TODAY) for _ in range(2)]  # two processes' Apps on one register
     barrier = threading.Barrier(2)
     outcomes: list[Outcome] = []
     errors: list[BaseException] = []
 
-    def record() -> None:
+    def record(caller: App) -> None:
         try:
             barrier.wait(timeout=10)
-            outcomes.append(
-                register.record_decision(
-                    reference, "notification-1", GOOD["notification-1"], TODAY, NOW
-                )
-            )
+            outcomes.append(answers.record_answer(caller, reference, "notification-1", GOOD["notification-1"]))
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 
-    threads = [threading.Thread(target=record) for _ in range(2)]
+    threads = [threading.Thread(target=record, args=(caller,)) for caller in callers]
     for t in threads:
         t.start()
     for t in threads:
         t.join(timeout=60)
     assert errors == []
-    assert outcomes == [Outcome("notification-1", True, "", "rapid-review-1")] * 2
-    assert [d.key for d in register.decisions(reference)] == ["notification-1"]
-    assert register.load(reference).stage is Stage.RAPID_REVIEW
+    assert [outcome_of(o) for o in outcomes] == [("notification-1", True, "", "rapid-review-1")] * 2
+    assert outcomes[0] == outcomes[1]
+    assert [d.key for d in queries.decisions(app, reference)] == ["notification-1"]
+    assert [e.event for e in queries.audit_trail(app, reference)].count("decision_recorded") == 1
+    assert load(app, reference).stage is Stage.RAPID_REVIEW
+    assert [m.key for m in queries.outbox(app)] == [f"{reference}:step:rapid-review-1:safeguarding_partners"]

@@ -1,24 +1,41 @@
-"""The deadline sweep and outbox against a real SMTP server, with an injected clock."""
+"""The deadline sweep and the outbox on the real register, through Apprise to a real SMTP server.
+
+Time is the App's frozen clock, moved by each test: a sweep "on" a day is one run with the
+clock at 08:00 that day. Answers go through ``answers.record_answer``, which also queues
+the "step opened" announcement of the step each answer opens.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from adapters.register.outbox import LEASE
 from lcspr.settings import Settings
-from models.reminders import Role
+from models.notices import Notice
+from models.roles import Role
 from notifications.dispatch import AppriseDispatcher, write_local_config
 from notifications.local_smtp import LocalOutbox
-from tasks.outbox import LEASE, Outbox, sweep
-from tasks.register import Register
-from tasks.review import register_for
-from tests.conftest import make_referral
+from notifications.render import RenderedMessage
+from services import answers, messages, queries, referrals, reviews
+from services.app import App
+from services.messages import SweepReport
+from services.ports import Dispatcher
+from tests.conftest import make_app, make_referral
+from tests.fakes import FrozenClock
 
 CANARY_PSEUDONYM = "Child Z"
 CANARY_OUTLINE = "CANARYOUTLINE: facts of the case that must never be emailed."
+ADDRESSES = {r.value: f"{r.value}@partnership.test" for r in Role}
+
+
+class Killed(BaseException):
+    """The process running a sweep or a delivery is killed (as SIGKILL would, nothing catches it)."""
 
 
 def at(day: date, hour: int = 8) -> datetime:
@@ -26,78 +43,111 @@ def at(day: date, hour: int = 8) -> datetime:
 
 
 @pytest.fixture
-def mailbox(tmp_path: Path):
+def mailbox(tmp_path: Path) -> Iterator[LocalOutbox]:
     with LocalOutbox(tmp_path / "outbox") as box:
         yield box
 
 
 @pytest.fixture
-def dispatcher(tmp_path: Path, mailbox: LocalOutbox) -> AppriseDispatcher:
-    path = tmp_path / "apprise.yml"
-    write_local_config(path, smtp_host="127.0.0.1", smtp_port=mailbox.port,
-                       addresses={r.value: f"{r.value}@partnership.test" for r in Role},
-                       sender="lcspr@partnership.test")
-    return AppriseDispatcher(path)
+def app(settings: Settings, mailbox: LocalOutbox) -> App:
+    """The real App: its register, and its Apprise config routing every role to the local SMTP server."""
+    write_local_config(settings.apprise_config_path, smtp_host="127.0.0.1", smtp_port=mailbox.port,
+                       addresses=ADDRESSES, sender="lcspr@partnership.test")
+    return make_app(settings, date(2026, 3, 3))
 
 
-@pytest.fixture
-def register(settings: Settings) -> Register:
-    return register_for(settings)
+def clock_of(app: App) -> FrozenClock:
+    assert isinstance(app.clock, FrozenClock)
+    return app.clock
 
 
-@pytest.fixture
-def outbox(register: Register, settings: Settings) -> Outbox:
-    return Outbox(register, partnership="Test Partnership", ui_url="http://127.0.0.1:4200")
+def set_time(app: App, moment: datetime) -> None:
+    clock_of(app).at = moment
 
 
-def refer(register: Register, agency_reference: str = "SWEEP-1") -> str:
+def sender(app: App, dispatcher: Dispatcher | None = None, *, worker: str | None = None,
+           clock: FrozenClock | None = None) -> App:
+    """The same register as ``app`` (and its clock unless given), with another dispatcher or worker name."""
+    config = replace(app.config, worker=worker) if worker else app.config
+    return App(config=config, clock=clock or app.clock, uow=app.uow, runs=app.runs,
+               dispatcher=app.dispatcher if dispatcher is None else lambda: dispatcher)
+
+
+def killed_before_delivering(app: App) -> App:
+    """A sender whose process dies once the sweep has queued, before it delivers anything."""
+
+    def dies() -> Dispatcher:
+        raise Killed("killed before delivering")
+
+    return App(config=app.config, clock=app.clock, uow=app.uow, runs=app.runs, dispatcher=dies)
+
+
+def smtp_config(path: Path, port: int) -> AppriseDispatcher:
+    write_local_config(path, smtp_host="127.0.0.1", smtp_port=port, addresses=ADDRESSES, sender="x@partnership.test")
+    return AppriseDispatcher(path, environ={})
+
+
+def refer(app: App, agency_reference: str = "SWEEP-1") -> str:
     referral = make_referral(agency_reference=agency_reference, child_pseudonym=CANARY_PSEUDONYM,
                              outline=CANARY_OUTLINE, la_aware_date=date(2026, 3, 3), incident_date=date(2026, 3, 2))
-    return register.refer(referral, date(2026, 3, 3), at(date(2026, 3, 3))).reference
+    return referrals.register_referral(app, referral).reference
 
 
-def run_sweep(register, outbox, dispatcher, day, settings, hour=8):
-    return sweep(register, outbox, dispatcher, today=day, now=at(day, hour), worker="test",
-                 policies=settings.reminder_policies())
+def run_sweep(app: App, day: date, hour: int = 8) -> SweepReport:
+    set_time(app, at(day, hour))
+    report = messages.sweep(app)
+    assert report.today == day
+    return report
 
 
 def received(mailbox: LocalOutbox) -> list[tuple[str, str]]:
     return [(m["To"], m["Subject"]) for m in mailbox.messages()]
 
 
-def test_reminders_reach_each_role_by_email_without_case_facts(register, outbox, dispatcher, mailbox, settings):
-    ref = refer(register)
+def body(message: object) -> str:
+    part = message.get_body(("plain", "html"))  # type: ignore[attr-defined]
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+def test_reminders_reach_each_role_by_email_without_case_facts(app: App, mailbox: LocalOutbox) -> None:
+    ref = refer(app)
     # Notification clock: aware Tue 3 Mar 2026, due Tue 10 Mar. Overdue by 1 working day on Wed 11 Mar.
-    report = run_sweep(register, outbox, dispatcher, date(2026, 3, 11), settings)
+    report = run_sweep(app, date(2026, 3, 11))
     assert report.delivery.failed == {}
+    assert sorted(report.delivery.sent) == sorted(report.queued) == sorted(report.due)
+    assert len(report.due) == 3
     got = received(mailbox)
     assert any(to == "business_unit@partnership.test" and "Overdue" in s and ref in s for to, s in got)
     to = sorted(t for t, _ in got)
     assert to == ["business_unit@partnership.test", "business_unit_manager@partnership.test",
                   "subgroup_chair@partnership.test"]
     for message in mailbox.messages():
-        body = message.get_body(("plain", "html")).get_content()
+        text = body(message)
         assert ref in message["Subject"]
-        assert "2026-03-10" in body
-        assert "http://127.0.0.1:4200" in body
+        assert "2026-03-10" in text
+        assert "http://127.0.0.1:4200" in text
         for canary in (CANARY_PSEUDONYM, CANARY_OUTLINE, "CANARYOUTLINE"):
-            assert canary not in body and canary not in message["Subject"]
+            assert canary not in text and canary not in message["Subject"]
 
 
 def test_a_review_over_months_gets_each_reminder_once_in_order_until_its_clock_is_met(
-        register, outbox, dispatcher, mailbox, settings):
+        app: App, mailbox: LocalOutbox) -> None:
     """Sweep every day for a month with an injected clock; meet the notification clock late and watch it stop."""
-    ref = refer(register)
+    ref = refer(app)
     sent_on: list[tuple[date, str, str]] = []
     day = date(2026, 3, 2)
     while day <= date(2026, 4, 10):
         if day == date(2026, 3, 20):
-            outcome = register.record_decision(ref, "notification-1", {
+            set_time(app, at(day, 7))
+            outcome = answers.record_answer(app, ref, "notification-1", {
                 "decided_on": "2026-03-20", "decided_by": "A. Jones", "outcome": "notified",
-                "panel_reference": "NP-1"}, day, at(day, 9))
+                "panel_reference": "NP-1"})
             assert outcome.accepted
         before = len(mailbox.messages())
-        run_sweep(register, outbox, dispatcher, day, settings)
+        run_sweep(app, day)
         for m in mailbox.messages()[before:]:
             sent_on.append((day, m["To"].split("@")[0], m["Subject"]))
         day += timedelta(days=1)
@@ -125,145 +175,195 @@ def test_a_review_over_months_gets_each_reminder_once_in_order_until_its_clock_i
     # so it is due Tue 14 Apr and its 5-working-day reminder goes on Tue 7 Apr.
     rr = [(d, role) for d, role, s in sent_on if "Rapid review" in s]
     assert rr == [(date(2026, 4, 7), "safeguarding_partners")]
+    # The answer that met the notification clock opened the rapid review, announced that morning.
+    opened = [(d, role, s) for d, role, s in sent_on if "Action needed" in s]
+    assert opened == [(date(2026, 3, 20), "safeguarding_partners",
+                       f"[{ref}] Action needed: Rapid Review outcome by 2026-04-14")]
+    assert len(sent_on) == len(sin) + len(rr) + len(opened)
     assert len(sent_on) == len({(role, s, d) for d, role, s in sent_on})
 
 
 def test_when_smtp_is_down_messages_stay_pending_and_go_once_when_it_is_back(
-        register, outbox, settings, tmp_path, mailbox):
-    ref = refer(register)
-    down = tmp_path / "down.yml"
-    write_local_config(down, smtp_host="127.0.0.1", smtp_port=1,  # nothing listens on port 1
-                       addresses={r.value: f"{r.value}@partnership.test" for r in Role}, sender="x@partnership.test")
-    report = run_sweep(register, outbox, AppriseDispatcher(down), date(2026, 3, 11), settings)
-    assert len(report.delivery.failed) == 3
-    pending = outbox.messages("pending")
+        app: App, tmp_path: Path, mailbox: LocalOutbox) -> None:
+    refer(app)
+    down = sender(app, smtp_config(tmp_path / "down.yml", 1))  # nothing listens on port 1
+    set_time(down, at(date(2026, 3, 11)))
+    report = messages.sweep(down)
+    assert len(report.delivery.failed) == 3 and report.delivery.sent == []
+    pending = queries.outbox(app, "pending")
     assert len(pending) == 3 and all(m.last_error and m.attempts == 1 for m in pending)
+    assert {m.key: m.last_error for m in pending} == report.delivery.failed
+    # Backed off: the first retry is one minute after the failure.
+    assert {m.next_attempt_at.replace(tzinfo=UTC) for m in pending} == {at(date(2026, 3, 11)) + timedelta(minutes=1)}
 
-    up = tmp_path / "up.yml"
-    write_local_config(up, smtp_host="127.0.0.1", smtp_port=mailbox.port,
-                       addresses={r.value: f"{r.value}@partnership.test" for r in Role}, sender="x@partnership.test")
-    early = outbox.deliver(AppriseDispatcher(up), at(date(2026, 3, 11), 8) + timedelta(seconds=30), "w")
-    assert early.sent == []  # backoff: not yet due again
-    later = outbox.deliver(AppriseDispatcher(up), at(date(2026, 3, 11), 9), "w")
-    assert len(later.sent) == 3
-    again = run_sweep(register, outbox, AppriseDispatcher(up), date(2026, 3, 11), settings, hour=10)
+    up = sender(app, smtp_config(tmp_path / "up.yml", mailbox.port))
+    clock_of(app).advance(seconds=30)
+    early = messages.deliver(up)
+    assert early.sent == [] and early.failed == {}  # backoff: not yet due again
+    set_time(app, at(date(2026, 3, 11), 9))
+    later = messages.deliver(up)
+    assert sorted(later.sent) == sorted(report.delivery.failed)
+    again = run_sweep(up, date(2026, 3, 11), hour=10)
+    assert sorted(again.due) == sorted(later.sent)
     assert again.queued == [] and again.delivery.sent == []
     assert len(mailbox.messages()) == 3
-    assert {m.status for m in outbox.messages()} == {"sent"}
-    assert ref
+    sent = queries.outbox(app)
+    assert {m.status for m in sent} == {"sent"} and {m.attempts for m in sent} == {2}
+    assert {m.last_error for m in sent} == {""}
 
 
-def test_two_sweeps_started_together_send_each_message_once(register, outbox, dispatcher, mailbox, settings):
-    refs = [refer(register, f"SWEEP-{i}") for i in range(4)]
+def test_two_sweeps_started_together_send_each_message_once(
+        app: App, settings: Settings, mailbox: LocalOutbox) -> None:
+    refs = [refer(app, f"SWEEP-{i}") for i in range(4)]
+    # Two sweeps as two processes would run them: each its own App (and worker name) on the register.
+    sweepers = [sender(make_app(settings, date(2026, 3, 11)), worker=f"sweep-{i}") for i in range(2)]
+    for s in sweepers:
+        set_time(s, at(date(2026, 3, 11)))
     barrier = threading.Barrier(2)
+    reports: list[SweepReport] = []
     errors: list[BaseException] = []
 
-    def one() -> None:
+    def one(sweeper: App) -> None:
         try:
-            barrier.wait()
-            run_sweep(register, outbox, dispatcher, date(2026, 3, 11), settings)
+            barrier.wait(timeout=10)
+            reports.append(messages.sweep(sweeper))
         except BaseException as exc:  # surfaced below
             errors.append(exc)
 
-    threads = [threading.Thread(target=one) for _ in range(2)]
+    threads = [threading.Thread(target=one, args=(s,)) for s in sweepers]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)
     assert errors == []
     got = received(mailbox)
     assert len(got) == 3 * len(refs)
     assert len(got) == len(set(got))
+    # Each message was queued by one sweep and sent by one sender.
+    assert sorted(k for r in reports for k in r.queued) == sorted(m.key for m in queries.outbox(app))
+    assert sorted(k for r in reports for k in r.delivery.sent) == sorted(m.key for m in queries.outbox(app, "sent"))
+    assert len(queries.outbox(app, "sent")) == 3 * len(refs)
 
 
 def test_a_crash_after_queuing_and_before_sending_is_delivered_once_by_the_next_sweep(
-        register, outbox, dispatcher, mailbox, settings):
-    refer(register)
+        app: App, mailbox: LocalOutbox) -> None:
+    refer(app)
     # The first sweep queues and dies before delivering (no dispatcher reached).
-    first = sweep(register, outbox, None, today=date(2026, 3, 11), now=at(date(2026, 3, 11)), worker="a",
-                  policies=settings.reminder_policies())
-    assert len(first.queued) == 3 and mailbox.messages() == []
-    run_sweep(register, outbox, dispatcher, date(2026, 3, 11), settings, hour=9)
-    run_sweep(register, outbox, dispatcher, date(2026, 3, 11), settings, hour=10)
+    with pytest.raises(Killed):
+        run_sweep(killed_before_delivering(app), date(2026, 3, 11))
+    queued = queries.outbox(app, "pending")
+    assert len(queued) == 3 and all(m.attempts == 0 for m in queued) and mailbox.messages() == []
+    first = run_sweep(app, date(2026, 3, 11), hour=9)
+    assert first.queued == [] and sorted(first.delivery.sent) == sorted(m.key for m in queued)
+    second = run_sweep(app, date(2026, 3, 11), hour=10)
+    assert second.queued == [] and second.delivery.sent == []
     assert len(mailbox.messages()) == 3
 
 
-def test_a_crash_while_sending_is_retried_after_the_lease_and_sent_once(
-        register, outbox, dispatcher, mailbox, settings):
-    refer(register)
+def test_a_crash_while_sending_is_retried_after_the_lease_and_sent_once(app: App, mailbox: LocalOutbox) -> None:
+    refer(app)
 
-    class Dies(AppriseDispatcher):
-        def send(self, **kwargs):  # the process is killed mid-send
-            raise SystemExit("killed")
+    class Dies:
+        def send(self, *, role: str, message: RenderedMessage) -> None:
+            raise Killed("killed mid-send")  # the process is killed mid-send
 
-    with pytest.raises(SystemExit):
-        run_sweep(register, outbox, Dies(dispatcher.config_path), date(2026, 3, 11), settings)
+    with pytest.raises(Killed):
+        run_sweep(sender(app, Dies()), date(2026, 3, 11))
     assert mailbox.messages() == []
     # Within the lease nobody else takes the claimed messages...
-    soon = outbox.deliver(dispatcher, at(date(2026, 3, 11)) + LEASE / 2, "b")
-    assert soon.sent == []
+    other = sender(app, worker="b")
+    set_time(app, at(date(2026, 3, 11)) + LEASE / 2)
+    soon = messages.deliver(other)
+    assert soon.sent == [] and soon.failed == {}
     # ...after it, the next delivery sends each once.
-    later = outbox.deliver(dispatcher, at(date(2026, 3, 11)) + LEASE * 2, "b")
+    set_time(app, at(date(2026, 3, 11)) + LEASE * 2)
+    later = messages.deliver(other)
     assert len(later.sent) == 3
     assert len(mailbox.messages()) == 3
+    assert [(m.status, m.attempts) for m in queries.outbox(app)] == [("sent", 1)] * 3
 
 
-def test_a_dry_run_queues_and_sends_nothing(register, outbox, dispatcher, mailbox, settings):
-    refer(register)
-    report = sweep(register, outbox, dispatcher, today=date(2026, 3, 11), now=at(date(2026, 3, 11)), worker="t",
-                   policies=settings.reminder_policies(), dry_run=True)
-    assert len(report.due) == 3
-    assert outbox.messages() == [] and mailbox.messages() == []
+def test_a_dry_run_queues_and_sends_nothing(app: App, mailbox: LocalOutbox) -> None:
+    refer(app)
+    set_time(app, at(date(2026, 3, 3)))
+    report = messages.sweep(app, as_of=date(2026, 3, 11), dry_run=True)
+    assert report.today == date(2026, 3, 11) and report.working_day
+    assert len(report.due) == 3 and report.queued == [] and report.delivery.sent == []
+    assert all(k.startswith(f"{report.due[0].split(':')[0]}:serious_incident_notification:") for k in report.due)
+    assert queries.outbox(app) == [] and mailbox.messages() == []
+    # The same day swept for real queues exactly what the dry run said was due.
+    assert sorted(messages.sweep(app, as_of=date(2026, 3, 11)).queued) == sorted(report.due)
 
 
-def test_a_message_for_an_agency_with_no_address_goes_to_the_business_unit(register, settings, dispatcher, mailbox):
-    ref = refer(register)
-    from models.notices import Notice
-
-    box = Outbox(register, partnership="P", ui_url="http://x", fallback_role="business_unit")
-    box.queue(ref, [Notice(key=f"{ref}:t:agency-unknown", kind="reminder", role="agency-unknown",
-                           step="Agency report", due=date(2026, 4, 1))], at(date(2026, 3, 11)))
-    report = box.deliver(dispatcher, at(date(2026, 3, 11)), "w")
-    assert report.failed == {}
-    assert received(mailbox)[0][0] == "business_unit@partnership.test"
+def test_a_message_for_an_agency_with_no_address_goes_to_the_business_unit(app: App, mailbox: LocalOutbox) -> None:
+    ref = refer(app)
+    assert app.config.unrouted_fallback_role == "business_unit"
+    set_time(app, at(date(2026, 3, 11)))
+    notice = Notice(key=f"{ref}:t:agency-unknown", kind="reminder", role="agency-unknown", step="Agency report",
+                    due=date(2026, 4, 1))
+    with app.uow() as uow:
+        assert messages.queue(uow, app, ref, [notice], None, app.clock.now()) == [notice.key]
+        uow.commit()
+    report = messages.deliver(app)
+    assert report.failed == {} and report.sent == [notice.key]
+    assert [to for to, _ in received(mailbox)] == ["business_unit@partnership.test"]
 
 
 def test_a_whole_lcspr_swept_every_day_sends_nothing_twice_and_nothing_after_a_clock_is_met(
-        register, outbox, dispatcher, mailbox, settings):
+        app: App, settings: Settings, mailbox: LocalOutbox) -> None:
     """Referral to closure over eight months, a sweep every day: each clock's messages stop once it is met."""
     from tests.flows.answers import FULL_LCSPR  # the same answers the flow tests give
 
-    ref = refer(register)
+    ref = refer(app)
     # As the full LCSPR of the flow tests, but publication stays deferred for six weeks past
     # its review date (criminal proceedings ran on), so the deferral review escalates.
     late = {"publication-2": "2026-10-15", "action-1": "2026-10-16", "action-2": "2026-10-16",
             "action-update-1": "2026-10-20", "action-update-2": "2026-10-22"}
     pending = [(key, {**answer, "decided_on": late.get(key, answer["decided_on"])}) for key, answer in FULL_LCSPR]
+    opened_on: dict[str, date] = {}  # the day each step after the first was opened by an answer
     day = date(2026, 3, 2)
     while day <= date(2026, 11, 20):
         while pending and date.fromisoformat(pending[0][1]["decided_on"]) == day:
             key, answer = pending.pop(0)
-            assert register.record_decision(ref, key, answer, day, at(day, 7)).accepted, key
-        run_sweep(register, outbox, dispatcher, day, settings)
+            set_time(app, at(day, 7))
+            outcome = answers.record_answer(app, ref, key, answer)
+            assert outcome.accepted, (key, outcome.reason)
+            if outcome.next_step is not None:
+                opened_on[outcome.next_step.key] = day
+        run_sweep(app, day)
         day += timedelta(days=1)
     assert pending == []
 
-    sent = outbox.messages("sent")
-    assert outbox.messages("pending") == []
+    sent = queries.outbox(app, "sent")
+    assert queries.outbox(app, "pending") == []
     assert len(mailbox.messages()) == len(sent)
     assert len({m.key for m in sent}) == len(sent)
-    review = register.load(ref)
+    assert all(m.sent_at is not None for m in sent)
+    sent_on = {m.key: m.sent_at.date() for m in sent if m.sent_at is not None}
+    with app.uow() as uow:
+        review = reviews.rebuild(app, uow.reviews.get(ref))
     for clock in review.clocks:
         finished = clock.met_on or clock.stopped_on
-        late = [m for m in sent if m.key.startswith(f"{ref}:{clock.key}:") and finished
-                and m.sent_at.date() > finished]
-        assert late == [], f"{clock.key} kept sending after it was met on {finished}"
+        after = [m for m in sent if m.key.startswith(f"{ref}:{clock.key}:") and finished
+                 and sent_on[m.key] > finished]
+        assert after == [], f"{clock.key} kept sending after it was met on {finished}"
+    # Every step an answer opened was announced to whoever owes it, on the morning it opened, once;
+    # and the business unit got the two statutory messages when their steps opened.
+    announced = {m.key.split(":")[2]: sent_on[m.key] for m in sent if m.key.startswith(f"{ref}:step:")}
+    assert announced == opened_on
+    assert list(opened_on) == [key for key, _ in FULL_LCSPR[1:]]
+    statutory = {m.key: (m.role, sent_on[m.key]) for m in sent if m.key.startswith(f"{ref}:statutory:")}
+    assert statutory == {
+        f"{ref}:statutory:inform_bodies:business_unit": ("business_unit", opened_on["inform-bodies-1"]),
+        f"{ref}:statutory:final_report_to_bodies:business_unit": ("business_unit", opened_on["final-report-sent-1"]),
+    }
+    clock_messages = [m for m in sent if not m.key.startswith((f"{ref}:step:", f"{ref}:statutory:"))]
     # Steps answered on time got their reminders and nothing more.
-    on_time = [m.key.removeprefix(f"{ref}:") for m in sent if ":deferral_review:" not in m.key]
+    on_time = [m.key.removeprefix(f"{ref}:") for m in clock_messages if ":deferral_review:" not in m.key]
     assert on_time and all(":reminder:before-" in k for k in on_time), on_time
     # The deferral review fell due on Tue 1 Sep (Mon 31 Aug is a bank holiday) and was answered on 15 Oct:
     # the sub group heard every working day overdue; the ladder climbed and repeated every 5 working days.
-    deferral = [(m.sent_at.date(), m.key.split(":", 3)[3]) for m in sent if ":deferral_review:" in m.key]
+    deferral = [(sent_on[m.key], m.key.split(":", 3)[3]) for m in clock_messages if ":deferral_review:" in m.key]
     overdue_days = [d for d, k in deferral if k.startswith("overdue:")]
     assert overdue_days[0] == date(2026, 9, 2) and overdue_days[-1] == date(2026, 10, 14)
     assert len(overdue_days) == settings.calendar().between(date(2026, 9, 1), date(2026, 10, 14))
@@ -274,18 +374,21 @@ def test_a_whole_lcspr_swept_every_day_sends_nothing_twice_and_nothing_after_a_c
                          (date(2026, 9, 15), "rung-10", "independent_chair")]
     assert [d for d, _, _ in rungs] == sorted(d for d, _, _ in rungs)
     # And the paused publication clock stayed silent through the deferral.
-    while_deferred = [m for m in sent if date(2026, 8, 3) < m.sent_at.date() < date(2026, 10, 15)]
-    deferred = [m for m in while_deferred if ":publication:" in m.key]
+    deferred = [m for m in clock_messages
+                if date(2026, 8, 3) < sent_on[m.key] < date(2026, 10, 15) and ":publication:" in m.key]
     assert deferred == []
     for message in mailbox.messages():
-        body = message.get_body(("plain", "html")).get_content()
-        assert CANARY_PSEUDONYM not in body and "CANARYOUTLINE" not in body
+        text = body(message)
+        assert CANARY_PSEUDONYM not in text and "CANARYOUTLINE" not in text
 
 
-def test_delivery_works_through_the_outbox_in_small_batches(register, outbox, dispatcher, mailbox, settings):
+def test_delivery_works_through_the_outbox_in_small_batches(app: App, mailbox: LocalOutbox) -> None:
     for i in range(3):
-        refer(register, f"BATCH-{i}")
-    sweep(register, outbox, None, today=date(2026, 3, 11), now=at(date(2026, 3, 11)), worker="q",
-          policies=settings.reminder_policies())
-    report = outbox.deliver(dispatcher, at(date(2026, 3, 11)), "w", batch=2)
-    assert len(report.sent) == 9 and len(mailbox.messages()) == 9
+        refer(app, f"BATCH-{i}")
+    with pytest.raises(Killed):  # the sweep queues, then its process dies before delivering
+        run_sweep(killed_before_delivering(app), date(2026, 3, 11))
+    queued = [m.key for m in queries.outbox(app, "pending")]
+    assert len(queued) == 9
+    report = messages.deliver(app, batch=2)
+    assert report.sent == queued and len(mailbox.messages()) == 9
+    assert queries.outbox(app, "pending") == []

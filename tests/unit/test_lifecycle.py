@@ -15,6 +15,7 @@ from models.errors import IdentifierFound, Refused
 from models.lifecycle import (
     RULES,
     STEP_OF_STAGE,
+    Accepted,
     ClockAdjustment,
     LoggedDecision,
     Policy,
@@ -28,7 +29,7 @@ from models.lifecycle import (
     refuse,
     replay,
 )
-from models.steps import StepKind
+from models.steps import NotificationInput, StepKind
 from models.workdays import WorkingCalendar
 from tests.conftest import make_referral
 
@@ -161,7 +162,7 @@ def drive(review: Review, answers: Iterable[Mapping[str, Any]], policy: Policy =
     for payload in answers:
         step = open_step(review, policy)
         assert step is not None, f"review closed before {payload}"
-        review = decide(review, step.key, payload, TODAY, policy)
+        review = decide(review, step.key, payload, TODAY, policy).review
     return review
 
 
@@ -173,7 +174,7 @@ def reach(key: str, review: Review | None = None) -> Review:
             step = open_step(review, POLICY)
             assert step is not None and step.key == key
             return review
-        review = decide(review, step_key_, payload, TODAY, POLICY)
+        review = decide(review, step_key_, payload, TODAY, POLICY).review
     raise AssertionError(f"{key} is not on the full route")
 
 
@@ -210,7 +211,7 @@ def test_a_full_lcspr_goes_from_referral_to_closed_through_every_step() -> None:
     review = start()
     for key, payload, stage_after, met_clock in FULL_LCSPR:
         assert key_of(review) == key
-        review = decide(review, key, payload, TODAY, POLICY)
+        review = decide(review, key, payload, TODAY, POLICY).review
         assert review.stage is stage_after, key
         if met_clock:
             assert review.clock(met_clock).met_on == d(payload["decided_on"]), key
@@ -376,7 +377,7 @@ def test_closing_at_the_chair_decision_stops_every_clock_still_running(outcome: 
 
 def test_a_referral_that_is_not_notifiable_cannot_get_an_lcspr_or_a_national_review() -> None:
     review = start(abuse_or_neglect="not_suspected", harm="neither")
-    assert not review.referral.notifiable
+    assert not review.referral.meets_criteria and not review.referral.died_in_or_after_care
     review = drive(
         review,
         [
@@ -405,7 +406,7 @@ def test_the_death_of_a_looked_after_child_or_care_leaver_cannot_be_not_notifiab
     who: dict[str, bool],
 ) -> None:
     review = start(harm="died", abuse_or_neglect="not_suspected", **who)
-    assert review.referral.notifiable and not review.referral.meets_criteria
+    assert review.referral.died_in_or_after_care and not review.referral.meets_criteria
     assert_refused(
         review,
         "notification-1",
@@ -763,9 +764,31 @@ def test_a_refused_answer_reopens_the_step_under_a_retry_key_until_one_is_accept
     assert_refused(
         review, "rapid-review-1", RAPID_REVIEW, "the open step is rapid-review-1-retry-3"
     )
-    review = decide(review, "rapid-review-1-retry-3", RAPID_REVIEW, TODAY, POLICY)
+    review = decide(review, "rapid-review-1-retry-3", RAPID_REVIEW, TODAY, POLICY).review
     assert (review.attempt, review.last_refusal) == (1, "")
     assert key_of(review) == "chair-decision-1"
+
+
+def test_an_accepted_answer_gives_the_next_review_and_the_answer_as_read() -> None:
+    review = start()
+    accepted = decide(review, "notification-1", {**NOTIFIED, "panel_reference": "  NP-2026-118 "}, TODAY, POLICY)
+    assert isinstance(accepted, Accepted)
+    assert accepted.review.stage is Stage.RAPID_REVIEW and review.stage is Stage.REFERRED
+    assert isinstance(accepted.answer, NotificationInput)
+    assert accepted.answer.decided_on == date(2026, 3, 5)
+    assert accepted.answer.model_dump(mode="json") == {
+        "decided_on": "2026-03-05",
+        "decided_by": BY,
+        "outcome": "notified",
+        "panel_reference": "NP-2026-118",  # read, so stored without the stray spaces
+        "rationale": "",
+    }
+
+
+def test_the_stored_answer_replays_to_the_review_decide_returned() -> None:
+    accepted = decide(start(), "notification-1", NOTIFIED, TODAY, POLICY)
+    log = [LoggedDecision("notification-1", accepted.answer.model_dump(mode="json"), True)]
+    assert replay(REFERENCE, make_referral(), log, POLICY) == accepted.review
 
 
 def test_an_accepted_decision_opens_the_next_step_on_its_date() -> None:

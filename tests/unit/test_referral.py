@@ -125,21 +125,21 @@ def test_the_criteria_need_abuse_or_neglect_and_death_or_serious_harm(
 ) -> None:
     referral = make_referral(abuse_or_neglect=abuse, harm=harm)
     assert referral.meets_criteria is meets
-    assert referral.notifiable is meets  # neither looked after nor a care leaver
 
 
 @pytest.mark.parametrize(
-    ("overrides", "notifiable"),
+    ("overrides", "died_in_or_after_care"),
     [
         ({"looked_after": True, "harm": "died"}, True),
         ({"care_leaver": True, "harm": "died"}, True),
         ({"looked_after": True, "harm": "seriously_harmed"}, False),
         ({"care_leaver": True, "harm": "neither"}, False),
+        ({"harm": "died"}, False),
     ],
 )
-def test_the_death_of_a_looked_after_child_or_care_leaver_is_notifiable_whatever_is_suspected(
-    overrides: dict[str, Any], notifiable: bool
+def test_the_death_of_a_looked_after_child_or_care_leaver_is_recognised_whatever_is_suspected(
+    overrides: dict[str, Any], died_in_or_after_care: bool
 ) -> None:
     referral = make_referral(abuse_or_neglect="not_suspected", **overrides)
     assert not referral.meets_criteria
-    assert referral.notifiable is notifiable
+    assert referral.died_in_or_after_care is died_in_or_after_care

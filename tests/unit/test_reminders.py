@@ -19,7 +19,6 @@ from models.reminders import (
     Rung,
     agency_role,
     messages_due,
-    schedule,
 )
 from models.workdays import WorkingCalendar
 
@@ -57,14 +56,40 @@ def _owner_for(kind: ClockKind) -> str | None:
     return POLICE if kind in AGENCY_KINDS else None
 
 
-def _schedule(
+def daily_sweeps(
+    *,
+    clock_key: str,
+    due: date,
+    policy: ReminderPolicy,
+    until: date,
+    owner_role: str | None = None,
+) -> list[tuple[date, DueMessage]]:
+    """What a sweep run every day up to ``until`` sends, each message on the day it is first sent.
+
+    Each day asks ``messages_due`` what is current, as the sweep does, and the outbox
+    drops a key it already holds, so a message current on several days is sent once.
+    """
+    day = CAL.before(due, max(policy.before, default=0) + 1)
+    seen: set[str] = set()
+    sent: list[tuple[date, DueMessage]] = []
+    while day <= until:
+        for msg in messages_due(
+            clock_key=clock_key, due=due, today=day, policy=policy, calendar=CAL, owner_role=owner_role
+        ):
+            if msg.key("") not in seen:
+                seen.add(msg.key(""))
+                sent.append((day, msg))
+        day += timedelta(days=1)
+    return sent
+
+
+def _sweeps(
     kind: ClockKind, due: date, until: date, key: str | None = None
 ) -> list[tuple[date, DueMessage]]:
-    return schedule(
+    return daily_sweeps(
         clock_key=key or kind.value,
         due=due,
         policy=DEFAULT_POLICIES[kind],
-        calendar=CAL,
         owner_role=_owner_for(kind),
         until=until,
     )
@@ -105,7 +130,7 @@ def test_each_kind_is_owned_by_the_role_the_domain_names(kind: ClockKind) -> Non
 def test_a_chased_clock_reminds_then_chases_daily_then_climbs_the_ladder(kind: ClockKind) -> None:
     owner = EXPECTED_OWNER[kind]
     # Wed 17 June 2026: no bank holidays anywhere near.
-    sent = _schedule(kind, date(2026, 6, 17), until=date(2026, 7, 1))
+    sent = _sweeps(kind, date(2026, 6, 17), until=date(2026, 7, 1))
 
     assert _brief(sent) == [
         ("2026-06-10", "reminder", "before-5", owner),
@@ -139,13 +164,13 @@ def test_escalations_name_the_owner_they_were_escalated_from(kind: ClockKind) ->
 
 
 def test_stays_published_only_tells_the_business_unit_on_the_due_date() -> None:
-    sent = _schedule(ClockKind.STAYS_PUBLISHED, date(2027, 6, 17), until=date(2027, 9, 30))
+    sent = _sweeps(ClockKind.STAYS_PUBLISHED, date(2027, 6, 17), until=date(2027, 9, 30))
     assert _brief(sent) == [("2027-06-17", "due_today", "due", "business_unit")]
 
 
 def test_a_due_date_on_a_saturday_is_announced_on_the_next_working_day() -> None:
     # Calendar-month clocks (publication, stays published) can fall due at a weekend.
-    sent = _schedule(ClockKind.STAYS_PUBLISHED, date(2027, 6, 19), until=date(2027, 7, 30))
+    sent = _sweeps(ClockKind.STAYS_PUBLISHED, date(2027, 6, 19), until=date(2027, 7, 30))
     assert _brief(sent) == [("2027-06-21", "due_today", "due", "business_unit")]
 
 
@@ -164,7 +189,7 @@ def test_an_agency_owned_clock_without_its_agency_is_a_configuration_error() -> 
 
 
 def test_reminders_around_christmas_2026_skip_christmas_boxing_day_and_weekends() -> None:
-    sent = _schedule(ClockKind.RAPID_REVIEW, date(2026, 12, 30), until=date(2027, 1, 7))
+    sent = _sweeps(ClockKind.RAPID_REVIEW, date(2026, 12, 30), until=date(2027, 1, 7))
 
     assert _brief(sent) == [
         # Working days back from Wed 30 Dec: 29, 24, 23, 22, 21 (25 and 28 are holidays).
@@ -184,7 +209,7 @@ def test_reminders_around_christmas_2026_skip_christmas_boxing_day_and_weekends(
 
 
 def test_reminders_around_easter_2026_skip_good_friday_and_easter_monday() -> None:
-    sent = _schedule(ClockKind.DRAFT_ROUND, date(2026, 4, 8), until=date(2026, 4, 9))
+    sent = _sweeps(ClockKind.DRAFT_ROUND, date(2026, 4, 8), until=date(2026, 4, 9))
 
     assert _brief(sent) == [
         # Back from Wed 8 Apr: 7, 2, 1, 31 Mar, 30 Mar (3 and 6 April are bank holidays).
@@ -267,7 +292,7 @@ def test_a_sweep_long_after_the_due_date_names_the_latest_repeat() -> None:
 
 def test_the_last_rung_repeats_every_five_working_days_while_overdue() -> None:
     due = date(2026, 6, 17)
-    sent = _schedule(ClockKind.RAPID_REVIEW, due, until=CAL.add(due, 31))
+    sent = _sweeps(ClockKind.RAPID_REVIEW, due, until=CAL.add(due, 31))
     chair = [(d, m.occurrence) for d, m in sent if m.role == CHAIR]
 
     assert [occurrence for _, occurrence in chair] == [
@@ -284,11 +309,10 @@ def test_the_last_rung_repeats_every_five_working_days_while_overdue() -> None:
 def test_without_repeats_the_last_rung_is_heard_once() -> None:
     policy = ReminderPolicy("panel", repeat_every=0)
     due = date(2026, 6, 17)
-    sent = schedule(
+    sent = daily_sweeps(
         clock_key="draft_round:round-1",
         due=due,
         policy=policy,
-        calendar=CAL,
         until=CAL.add(due, 30),
     )
     assert [m.occurrence for _, m in sent if m.level is ESC] == ["rung-1", "rung-1", "rung-5"]
@@ -303,11 +327,10 @@ def test_a_policy_without_reminders_or_daily_chasing_only_escalates() -> None:
         ladder=(Rung(3, ("panel_chair",)),),
         repeat_every=0,
     )
-    sent = schedule(
+    sent = daily_sweeps(
         clock_key="deferral_review:deferral-1",
         due=date(2026, 6, 17),
         policy=policy,
-        calendar=CAL,
         until=date(2026, 8, 1),
     )
     assert _brief(sent) == [("2026-06-22", "escalation", "rung-3", "panel_chair")]
@@ -325,7 +348,7 @@ def test_the_outbox_key_names_review_clock_level_occurrence_and_role() -> None:
 
 @pytest.mark.parametrize("kind", list(ClockKind))
 def test_keys_are_unique_across_a_whole_schedule(kind: ClockKind) -> None:
-    sent = _schedule(kind, date(2026, 12, 30), until=date(2027, 3, 31))
+    sent = _sweeps(kind, date(2026, 12, 30), until=date(2027, 3, 31))
     keys = [m.key("LCSPR-2026-0001") for _, m in sent]
     assert len(keys) == len(set(keys))
 
@@ -409,7 +432,7 @@ def test_whatever_day_a_sweep_runs_it_sends_only_what_a_daily_sweep_sends(
 ) -> None:
     today = due + timedelta(days=offset)
     late = _due(kind, due, today)
-    daily = {m.key("R") for _, m in _schedule(kind, due, until=today)}
+    daily = {m.key("R") for _, m in _sweeps(kind, due, until=today)}
 
     assert {m.key("R") for m in late} <= daily
     assert len({m.key("R") for m in late}) == len(late)

@@ -15,7 +15,7 @@ import pytest
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
 
-import tasks.notify
+import tasks.messages
 import tasks.reconcile
 import tasks.review
 from tasks.review import SIDE_EFFECT_RETRIES, run_scoped_key
@@ -31,21 +31,20 @@ SIDE_EFFECTS = {
     "redact-refused-referral": tasks.review.redact_refused_referral,
     "record-decision": tasks.review.record_decision,
     "record-refusal": tasks.review.record_refusal,
-    "announce-step": tasks.notify.announce_step,
 }
 # Reads and repeatable work: never cached (the register is the truth), retried.
 UNCACHED = {
     "read-open-step": tasks.review.read_open_step,
     "choose-wait-key": tasks.review.choose_wait_key,
-    "deliver-messages": tasks.notify.deliver_messages,
-    "sweep-clocks": tasks.notify.sweep_clocks,
+    "deliver-messages": tasks.messages.deliver_messages,
+    "sweep-clocks": tasks.messages.sweep_clocks,
     "reconcile-reviews": tasks.reconcile.reconcile_reviews,
 }
 
 
 def all_tasks() -> dict[str, Task[..., object]]:
     found: dict[str, Task[..., object]] = {}
-    for module in (tasks.review, tasks.notify, tasks.reconcile):
+    for module in (tasks.review, tasks.messages, tasks.reconcile):
         for value in vars(module).values():
             if isinstance(value, Task):
                 found[value.name] = value
@@ -75,15 +74,15 @@ def test_a_read_or_repeatable_task_is_never_cached_but_retries(name):
     assert t.retries >= 2
 
 
-def test_the_run_scoped_key_ignores_the_source_code_and_the_settings():
+def test_the_run_scoped_key_ignores_the_source_code_and_the_app():
     """Two different functions under one task name and inputs share a key: a redeploy of edited code
     finds the earlier result."""
 
     context: Any = SimpleNamespace(task_run=SimpleNamespace(flow_run_id="run-1"),
                                    task=SimpleNamespace(name="record-decision"))
-    a = run_scoped_key(context, {"reference": "LCSPR-2026-0001", "key": "notification-1", "settings": object()})
-    b = run_scoped_key(context, {"reference": "LCSPR-2026-0001", "key": "notification-1", "settings": None})
-    c = run_scoped_key(context, {"reference": "LCSPR-2026-0001", "key": "rapid-review-1", "settings": None})
+    a = run_scoped_key(context, {"reference": "LCSPR-2026-0001", "key": "notification-1", "app": object()})
+    b = run_scoped_key(context, {"reference": "LCSPR-2026-0001", "key": "notification-1", "app": None})
+    c = run_scoped_key(context, {"reference": "LCSPR-2026-0001", "key": "rapid-review-1", "app": None})
     assert a == b != c
     assert a.startswith("run-1:record-decision:")
 

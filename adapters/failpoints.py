@@ -28,8 +28,10 @@ def arm(home: Path, name: str) -> Path:
     return path
 
 
-def failpoint(home: Path, name: str) -> None:
-    """Die here, now, if this point is armed (and disarm it)."""
+def failpoint(home: Path | None, name: str) -> None:
+    """Die here, now, if this point is armed under ``home`` (and disarm it); never without a home."""
+    if home is None:
+        return
     try:
         (home / "failpoints" / name).unlink()
     except (FileNotFoundError, NotADirectoryError):

@@ -1,7 +1,7 @@
 """The case register's SQLAlchemy mapping: the system of record for every review.
 
-This is the one persistence module under ``models/``; the pure modules never import
-it. The decision log (``Decision``) is the truth a review is rebuilt from; ``Clock``,
+An adapter: the domain under ``models/`` never imports it. The decision log
+(``Decision``) is the truth a review is rebuilt from; ``Clock``,
 ``AgencyRequestRow``, ``Recommendation`` and ``ActionRow`` are projections of it kept
 for queries (the sweep, status, reports). ``AuditEvent`` is append-only and hash
 chained per review. ``OutboxMessage`` holds every message to send, one row per
@@ -46,6 +46,9 @@ class ReviewRow(Base):
     route: Mapped[str | None] = mapped_column(String(40))
     open_step_key: Mapped[str | None] = mapped_column(String(60))
     open_step_due: Mapped[date | None] = mapped_column(Date)
+    # The open step as the domain derived it at the last change, so reading what a review waits
+    # on (every time its run resumes) needs no replay. NULL on a closed review.
+    open_step: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     flow_run_id: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

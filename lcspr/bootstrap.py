@@ -1,0 +1,64 @@
+"""The one place concrete adapters are wired, from one settings object.
+
+The CLI, ``lcspr up`` and the flows' entry points (``lcspr/entrypoints.py``) call
+:func:`bootstrap` with the settings they built; everything below receives the resulting
+:class:`services.app.App`. Tests build an App of their own (real adapters on a temporary
+database, or the in-memory fakes) instead of patching anything.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.prefect_runs import prefect_runs
+from adapters.register.unit_of_work import SqlRegister
+from lcspr.clock import SystemClock
+from lcspr.settings import Settings
+from notifications.dispatch import AppriseDispatcher
+from services.app import App, Config
+from services.ports import Clock
+
+
+def prefect_secret(name: str) -> str | None:
+    """A Prefect Secret block's value, for ``${secret:NAME}`` in the Apprise config."""
+    from prefect.blocks.system import Secret
+
+    try:
+        # Sync here: the dispatcher runs outside the event loop's await.
+        block: Any = Secret.load(name)
+        return str(block.get())
+    except ValueError:  # no block of that name
+        return None
+
+
+def config_from(settings: Settings) -> Config:
+    return Config(
+        policy=settings.policy(),
+        reminder_policies=settings.reminder_policies(),
+        partnership=settings.partnership,
+        reference_prefix=settings.reference_prefix,
+        ui_url=settings.ui_url,
+        unrouted_fallback_role=settings.unrouted_fallback_role,
+        amber_within_working_days=settings.amber_within_working_days,
+        reconcile_grace_seconds=settings.reconcile_grace_seconds,
+        failpoints_home=settings.home,
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+    )
+
+
+def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None) -> App:
+    """The App the settings describe: the register at their URL, Prefect at ``PREFECT_API_URL``,
+    Apprise with their config (placeholders from ``environ``, default the process environment)."""
+    config = config_from(settings)
+    register = SqlRegister(settings.register_url)
+    env = os.environ if environ is None else environ
+    return App(
+        config=config,
+        clock=clock or SystemClock(),
+        uow=register,
+        runs=lambda: prefect_runs(settings.deployment, config.run_link),
+        dispatcher=lambda: AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret, environ=env),
+    )

@@ -1,0 +1,26 @@
+"""The flows as ``prefect.yaml`` deploys them, each wired from the environment's settings.
+
+A worker runs a review, sweep, delivery or reconcile flow run by importing this module;
+when the run starts, its ``connect`` builds the settings (``LCSPR_*`` variables, which
+``lcspr up`` passes to the worker) and wires the App. This is the edge: the flows below
+never build settings themselves.
+"""
+
+from __future__ import annotations
+
+from flows.reconcile import reconcile_flow
+from flows.review import review_flow
+from flows.sweep import delivery_flow, sweep_flow
+from lcspr.bootstrap import bootstrap
+from lcspr.settings import Settings
+from services.app import App
+
+
+def connect() -> App:
+    return bootstrap(Settings())
+
+
+lcspr_review = review_flow(connect)
+deadline_sweep = sweep_flow(connect)
+deliver_outbox = delivery_flow(connect)
+reconcile = reconcile_flow(connect)

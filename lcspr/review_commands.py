@@ -1,0 +1,238 @@
+"""The subcommands about reviews: refer, status, decide, list, clock, audit.
+
+Each is ``add_*`` (its arguments) and ``cmd_*`` (``(args, edge) -> exit code``), calling one
+use case of ``services/`` and printing what it returns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from lcspr.console import Edge, SubParsers, parse_date, read_json_object, table
+from models.errors import Unavailable
+from models.lifecycle import ClockAdjustment
+from models.referral import Referral
+from models.runs import REPAIR
+from services import answers, clocks, queries, reconcile, referrals, reviews
+from services.app import App
+
+# ---------------------------------------------------------------- refer
+
+
+def add_refer(sub: SubParsers) -> None:
+    p = sub.add_parser("refer", help="Register a referral (JSON file) and start its review flow run.")
+    p.add_argument("file", type=Path, help="JSON of a Referral, e.g. examples/referral.json")
+    p.set_defaults(handler=cmd_refer)
+
+
+def cmd_refer(args: argparse.Namespace, edge: Edge) -> int:
+    referral = Referral.model_validate(read_json_object(args.file))
+    referred = referrals.refer(edge.app, referral)
+    if not referred.created:
+        print(f"Already referred: {referral.referring_agency} {referral.agency_reference} "
+              f"is review {referred.reference}.")
+    print(referred.reference)
+    print(f"Flow run: {edge.app.config.run_link(referred.flow_run_id)}")
+    return 0
+
+
+# ---------------------------------------------------------------- status
+
+
+def add_status(sub: SubParsers) -> None:
+    p = sub.add_parser("status", help="Where a review stands: stage, open step, clocks, agencies, actions.")
+    p.add_argument("reference")
+    p.add_argument("--json", action="store_true", help="Machine-readable output (stable field names).")
+    p.set_defaults(handler=cmd_status)
+
+
+def run_status(app: App, reference: str) -> dict[str, Any]:
+    """The Prefect run's state next to the register's open step, and whether it needs repair."""
+    try:
+        judged = reconcile.run_health(app, [reference], include_closed=True)
+    except Unavailable as exc:
+        return {"health": "unknown", "explanation": str(exc), "needs_repair": False, "repair": None}
+    judgement = judged[reference]
+    return {"health": judgement.health.value, "explanation": judgement.explanation,
+            "needs_repair": judgement.needs_repair, "repair": REPAIR if judgement.needs_repair else None}
+
+
+def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
+    status = queries.status(edge.app, args.reference)
+    status["run"] = run_status(edge.app, args.reference)
+    if args.json:
+        print(json.dumps(status, indent=2))
+        return 0
+    route = f", route {status['route']}" if status["route"] else ""
+    print(f"{status['reference']} ({status['pseudonym']}): stage {status['stage']}{route}")
+    if status["flow_run_url"]:
+        print(f"Flow run: {status['flow_run_url']}")
+    run = status["run"]
+    if run["needs_repair"]:
+        print(f"PROBLEM: nobody can answer this review now: {run['explanation']}. Repair: `{REPAIR}`.")
+    else:
+        print(f"Run: {run['health']} ({run['explanation']})")
+    step = status["open_step"]
+    if step is None:
+        print(f"Closed on {status['closed_on']}; waiting on no step.")
+    else:
+        print(f"Open step: {step['key']} — {step['title']}, asked of {step['asked_of']}, "
+              f"due {step['due'] or '-'} (open since {step['opened_on']})")
+        if step["last_refusal"]:
+            print(f"  Previous answer refused: {step['last_refusal']}")
+    if status["clocks"]:
+        print("\nClocks (today " + status["today"] + ")")
+        print(table([[c["key"], c["start"], c["due"], c["state"], c["rag"],
+                      "" if c["working_days_left"] is None else str(c["working_days_left"])]
+                     for c in status["clocks"]],
+                    ["clock", "start", "due", "state", "RAG", "working days left"]))
+    if status["agency_requests"]:
+        print("\nAgency requests")
+        print(table([[a["agency"], a["requested_on"], a["received_on"] or "outstanding"]
+                     for a in status["agency_requests"]], ["agency", "requested", "received"]))
+    if status["actions"]:
+        print("\nActions")
+        print(table([[str(a["number"]), str(a["recommendation_number"]), a["owner_agency"], a["due_on"],
+                      a["completed_on"] or "open", a["action"][:50]] for a in status["actions"]],
+                    ["#", "rec", "owner", "due", "completed", "action"]))
+    return 0
+
+
+# ---------------------------------------------------------------- decide
+
+
+def add_decide(sub: SubParsers) -> None:
+    p = sub.add_parser("decide", help="Answer a review's open step (judged here first, then the flow resumes).")
+    p.add_argument("reference")
+    p.add_argument("step", help="The open step's key (rapid-review-1) or its kind (rapid_review, rapid-review).")
+    p.add_argument("--input", dest="input_file", type=Path, required=True, help="JSON file with the answer.")
+    p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
+                   help="Wait up to SECONDS for the flow to record the answer and show the next step.")
+    p.set_defaults(handler=cmd_decide)
+
+
+def cmd_decide(args: argparse.Namespace, edge: Edge) -> int:
+    payload = read_json_object(args.input_file)
+    key = answers.give_answer(edge.app, args.reference, args.step, payload)
+    print(f"{args.reference}: answer to {key} sent; the flow is resuming.")
+    if args.wait > 0:
+        return wait_for_outcome(edge.app, args.reference, key, args.wait)
+    return 0
+
+
+def wait_for_outcome(app: App, reference: str, key: str, seconds: float) -> int:
+    """Poll the register until the flow has recorded ``key``; print the outcome."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        decision = next((d for d in queries.decisions(app, reference) if d.key == key), None)
+        if decision is not None:
+            step = reviews.waiting_on(app, reference)
+            if not decision.accepted:
+                print(f"Refused by the review: {decision.reason}", file=sys.stderr)
+                if step is not None:
+                    print(f"The step is asked again as {step.key}.", file=sys.stderr)
+                return 2
+            if step is None:
+                print(f"{reference} is closed.")
+            else:
+                print(f"Next step: {step.key} — {step.title}, asked of {step.asked_of}, "
+                      f"due {step.due.isoformat() if step.due else '-'}")
+            return 0
+        time.sleep(1)
+    print(f"The flow has not recorded {key} after {seconds:.0f} s; check `lcspr status {reference}`.",
+          file=sys.stderr)
+    return 1
+
+
+# ---------------------------------------------------------------- list
+
+
+def add_list(sub: SubParsers) -> None:
+    p = sub.add_parser("list", help="Open reviews: reference, stage, open step, due date, RAG.")
+    p.add_argument("--all", action="store_true", help="Include closed reviews.")
+    p.set_defaults(handler=cmd_list)
+
+
+def cmd_list(args: argparse.Namespace, edge: Edge) -> int:
+    rows = queries.open_reviews(edge.app, include_closed=args.all)
+    try:
+        judged = reconcile.run_health(edge.app, include_closed=args.all)
+        health = {ref: j.health.value + (" !" if j.needs_repair else "") for ref, j in judged.items()}
+        unreachable = ""
+    except Unavailable as exc:
+        health, unreachable = {}, str(exc)
+    if not rows:
+        print("No open reviews.")
+        return 0
+    lines = [[r.reference, r.pseudonym, r.stage, r.open_step, r.due, r.rag, health.get(r.reference, "unknown")]
+             for r in rows]
+    print(table(lines, ["reference", "pseudonym", "stage", "open step", "due", "RAG", "run"]))
+    stranded = [line for line in lines if line[-1].endswith("!")]
+    if stranded:
+        print(f"\n{len(stranded)} review(s) marked ! cannot be answered now (see `lcspr status REFERENCE`); "
+              f"`{REPAIR}` repairs them.")
+    if unreachable:
+        print(f"\nRun states unknown: {unreachable}", file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------- clock
+
+
+def add_clock(sub: SubParsers) -> None:
+    p = sub.add_parser("clock", help="Pause, resume or extend one of a review's clocks.")
+    p.add_argument("reference")
+    p.add_argument("clock", help="The clock's key as `lcspr status` shows it, e.g. rapid_review.")
+    p.add_argument("action", choices=["pause", "resume", "extend"])
+    p.add_argument("--on", type=parse_date, required=True, help="The date it takes effect (yyyy-mm-dd).")
+    p.add_argument("--by", required=True, help="Who decided (name and role).")
+    p.add_argument("--reason", default="", help="Why (needed to pause or extend).")
+    p.add_argument("--new-due", type=parse_date, help="The agreed new due date (extend).")
+    p.set_defaults(handler=cmd_clock)
+
+
+DONE = {"pause": "paused", "resume": "resumed", "extend": "extended"}
+
+
+def cmd_clock(args: argparse.Namespace, edge: Edge) -> int:
+    adjustment = ClockAdjustment(clock=args.clock, action=args.action, on=args.on, by=args.by, reason=args.reason,
+                                 new_due=args.new_due)
+    app = edge.app
+    review = clocks.adjust_clock(app, args.reference, adjustment)
+    c = review.clock(adjustment.clock)
+    cal = app.config.policy.calendar
+    print(f"{args.reference}: clock {c.key} {DONE[args.action]}; due {c.due(cal).isoformat()}, "
+          f"{c.state_on(app.clock.today(), cal).value}.")
+    return 0
+
+
+# ---------------------------------------------------------------- audit
+
+
+def add_audit(sub: SubParsers) -> None:
+    p = sub.add_parser("audit", help="A review's audit trail; --verify checks its hash chain.")
+    p.add_argument("reference")
+    p.add_argument("--verify", action="store_true", help="Check the hash chain; exit 1 if it is broken.")
+    p.set_defaults(handler=cmd_audit)
+
+
+def cmd_audit(args: argparse.Namespace, edge: Edge) -> int:
+    for e in queries.audit_trail(edge.app, args.reference):
+        detail = json.dumps(e.detail, sort_keys=True, separators=(", ", ": "))
+        print(f"{e.seq:>4}  {e.at.isoformat(timespec='seconds')}  {e.actor:<30}  {e.event:<20}  {detail}")
+    if args.verify:
+        problems = queries.verify_audit(edge.app, args.reference)
+        if problems:
+            for p in problems:
+                print(f"BROKEN: {p}", file=sys.stderr)
+            return 1
+        print("Audit trail intact: every event matches the hash chain.")
+    return 0
+
+
+COMMANDS = [add_refer, add_status, add_decide, add_list, add_clock, add_audit]

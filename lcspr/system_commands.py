@@ -1,0 +1,125 @@
+"""The subcommands that run the system: up, reconcile, sweep, outbox, workdays."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from lcspr.console import Edge, SubParsers, parse_date, table
+from services import messages, queries, reconcile
+
+# ---------------------------------------------------------------- up
+
+
+def add_up(sub: SubParsers) -> None:
+    p = sub.add_parser("up", help="Start the Prefect server, worker and local outbox; Ctrl-C stops them.")
+    p.add_argument("--port", type=int, help="Prefect server port (default from LCSPR_API_URL: 4200).")
+    p.add_argument("--smtp-port", type=int, help="Local outbox SMTP port (default LCSPR_SMTP_PORT: 8025).")
+    p.set_defaults(handler=cmd_up)
+
+
+def cmd_up(args: argparse.Namespace, edge: Edge) -> int:
+    from lcspr.up import up, with_ports
+
+    return up(with_ports(edge.settings, args.port, args.smtp_port))
+
+
+# ---------------------------------------------------------------- reconcile
+
+
+def add_reconcile(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "reconcile",
+        help="Compare every open review with its flow run and repair the stranded ones (crashed, lost, none).")
+    p.add_argument("--dry-run", action="store_true", help="Only show what is found and would be repaired.")
+    p.add_argument("--json", action="store_true", help="Machine-readable output.")
+    p.set_defaults(handler=cmd_reconcile)
+
+
+def cmd_reconcile(args: argparse.Namespace, edge: Edge) -> int:
+    findings = reconcile.reconcile(edge.app, dry_run=args.dry_run)
+    if args.json:
+        print(json.dumps([f.as_json() for f in findings], indent=2))
+        return 0
+    for finding in findings:
+        print(finding.line)
+    repairs = [f for f in findings if f.judgement.needs_repair]
+    verb = "need" if args.dry_run else "needed"
+    print(f"{len(findings)} open review(s); {len(repairs)} {verb} repair.")
+    return 0
+
+
+# ---------------------------------------------------------------- sweep and outbox
+
+
+def add_sweep(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "sweep", help="Queue today's reminders and escalations into the outbox, then deliver pending messages.")
+    p.add_argument("--as-of", type=parse_date, help="Sweep as if today were DATE (yyyy-mm-dd).")
+    p.add_argument("--dry-run", action="store_true", help="List what is due; queue and send nothing.")
+    p.set_defaults(handler=cmd_sweep)
+
+
+def cmd_sweep(args: argparse.Namespace, edge: Edge) -> int:
+    report = messages.sweep(edge.app, args.as_of, args.dry_run)
+    if not report.working_day:
+        print(f"{report.today} is not a working day: no reminders are due.")
+    for key in report.due:
+        print(("would queue " if args.dry_run else "due ") + key)
+    if not args.dry_run:
+        print(f"{report.today}: {len(report.due)} due, {len(report.queued)} newly queued, "
+              f"{len(report.delivery.sent)} sent, {len(report.delivery.failed)} failed (kept pending, retried)")
+        for key, error in report.delivery.failed.items():
+            print(f"  not delivered: {key}: {error}", file=sys.stderr)
+    return 0
+
+
+def add_outbox(sub: SubParsers) -> None:
+    p = sub.add_parser("outbox", help="Messages in the outbox: pending ones with their last error.")
+    p.add_argument("--all", action="store_true", help="Include messages already sent.")
+    p.add_argument("--retry-now", action="store_true", help="Make every pending message due now, then deliver.")
+    p.add_argument("--json", action="store_true", help="Machine-readable output.")
+    p.set_defaults(handler=cmd_outbox)
+
+
+def cmd_outbox(args: argparse.Namespace, edge: Edge) -> int:
+    if args.retry_now:
+        _, report = messages.retry_now(edge.app)
+        print(f"{len(report.sent)} sent, {len(report.failed)} still failing")
+    rows = queries.outbox(edge.app, None if args.all else "pending")
+    if args.json:
+        print(json.dumps([{"key": m.key, "kind": m.kind, "role": m.role, "status": m.status,
+                           "attempts": m.attempts, "last_error": m.last_error, "subject": m.subject,
+                           "next_attempt_at": m.next_attempt_at.isoformat(),
+                           "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows], indent=2))
+        return 0
+    if not rows:
+        print("The outbox is empty." if args.all else "Nothing pending: every message has been sent.")
+        return 0
+    print(table([(m.status, str(m.attempts), m.role, m.subject, m.last_error[:80]) for m in rows],
+                ("status", "attempts", "role", "subject", "last error")))
+    return 0
+
+
+# ---------------------------------------------------------------- workdays
+
+
+def add_workdays(sub: SubParsers) -> None:
+    p = sub.add_parser("workdays", help="Working-day arithmetic with the partnership's calendar.")
+    wsub = p.add_subparsers(dest="direction", required=True)
+    for name, text in (("add", "The Nth working day after DATE (day 0 is DATE)."),
+                       ("before", "The Nth working day before DATE.")):
+        w = wsub.add_parser(name, help=text)
+        w.add_argument("date", type=parse_date)
+        w.add_argument("n", type=int)
+    p.set_defaults(handler=cmd_workdays)
+
+
+def cmd_workdays(args: argparse.Namespace, edge: Edge) -> int:
+    cal = edge.settings.calendar()
+    print((cal.add(args.date, args.n) if args.direction == "add" else cal.before(args.date, args.n)).isoformat())
+    return 0
+
+
+COMMANDS = [add_up, add_reconcile, add_sweep, add_outbox, add_workdays]

@@ -1,0 +1,79 @@
+"""The review lifecycle: stages, the step each stage waits on, and named transition rules.
+
+A review's state is a pure value (``Review``) rebuilt by replaying its decision log
+(``replay``). A new answer goes through ``decide``: it is read into the open step's
+input model, checked against the open step, the dates and the rule of that step, and
+either refused with a reason (``Refused``; nothing changes) or applied (``Accepted``:
+the next review and the answer to store). Checks and effects are separate so that a
+replay after a calendar or rule change never re-judges what was already accepted.
+
+How the parts fit (each imports only those above it)::
+
+    state             Stage, Route, Review, OpenStep, Policy: the values
+      │
+    review_clocks     start, change, meet and stop the clocks a review holds
+      ├───────────────────────┬──────────────────────┐
+    rules                   opening                clock_adjustment
+    17 named rules:         open_review,           ClockAdjustment, adjust_clock:
+    check + effect, RULES   open_step              pause, resume, extend
+      └──────────┬────────────┘                      │
+    decision     decide -> Accepted | Refused;       │
+                 apply_decision, refuse              │
+                 └─────────────────┬─────────────────┘
+    decision_log                LoggedDecision, replay: referral + log -> Review
+
+Everything here is pure: no framework, no I/O and no reading of the clock (``today``
+is always passed in).
+"""
+
+from __future__ import annotations
+
+from models.lifecycle.clock_adjustment import ClockAdjustment, adjust_clock
+from models.lifecycle.decision import (
+    Accepted,
+    apply_decision,
+    check_decision,
+    decide,
+    describe_validation_error,
+    parse_input,
+    refuse,
+)
+from models.lifecycle.decision_log import LoggedDecision, replay
+from models.lifecycle.opening import open_review, open_step
+from models.lifecycle.rules import RULES, Rule
+from models.lifecycle.state import (
+    STEP_OF_STAGE,
+    Action,
+    AgencyRequest,
+    OpenStep,
+    Policy,
+    Review,
+    Route,
+    Stage,
+)
+
+__all__ = [
+    "RULES",
+    "STEP_OF_STAGE",
+    "Accepted",
+    "Action",
+    "AgencyRequest",
+    "ClockAdjustment",
+    "LoggedDecision",
+    "OpenStep",
+    "Policy",
+    "Review",
+    "Route",
+    "Rule",
+    "Stage",
+    "adjust_clock",
+    "apply_decision",
+    "check_decision",
+    "decide",
+    "describe_validation_error",
+    "open_review",
+    "open_step",
+    "parse_input",
+    "refuse",
+    "replay",
+]

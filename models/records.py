@@ -1,0 +1,103 @@
+"""What the case register hands back: plain records, so the use cases never see a database row.
+
+The register (``adapters/register``) builds them; the use cases (``services/``) and the
+in-memory fakes of the tests use them. Pure values, no behaviour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from models.lifecycle import LoggedDecision, OpenStep
+from models.referral import Referral
+
+
+@dataclass(frozen=True)
+class StoredReview:
+    """A review as the register holds it: its referral, the run that drives it, its decision log."""
+
+    reference: str
+    referral: Referral
+    flow_run_id: str | None
+    log: tuple[LoggedDecision, ...]
+    # The idempotency key a new run for it is started under (see RunLink.run_key).
+    run_key: str
+
+
+@dataclass(frozen=True)
+class StepProjection:
+    """What a review waits on, as last projected: ``step`` None means closed, or (if not
+    ``closed``) not projected yet (a row written before the projection existed)."""
+
+    closed: bool
+    step: OpenStep | None
+
+
+@dataclass(frozen=True)
+class RunLink:
+    """An open review as the projection has it: its open step and the flow run that drives it.
+
+    ``run_key`` is the idempotency key a new run for it is started under: the reference, or
+    after a lost run was let go, one naming that run, so two repairs start one replacement.
+    """
+
+    reference: str
+    open_step_key: str | None
+    flow_run_id: str | None
+    referral: dict[str, Any]
+    run_key: str
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One line of the decision log as stored: an answer (accepted or refused) or a clock change."""
+
+    seq: int
+    key: str
+    step: str
+    payload: dict[str, Any]
+    accepted: bool
+    reason: str
+    decided_by: str
+    decided_on: date | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One event of a review's hash-chained audit trail."""
+
+    seq: int
+    at: datetime
+    actor: str
+    event: str
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    """A message's delivery record, for `lcspr outbox`."""
+
+    key: str
+    kind: str
+    role: str
+    subject: str
+    status: str
+    attempts: int
+    last_error: str
+    next_attempt_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A message one sender has leased for delivery."""
+
+    id: int
+    key: str
+    role: str
+    subject: str
+    text: str
+    html: str

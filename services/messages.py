@@ -1,0 +1,151 @@
+"""Messages: queue what a review owes people into the outbox, and deliver what is pending.
+
+Queueing is insert-if-absent on each notice's key, inside the caller's unit of work, so the
+message for a step is queued in the same transaction as the decision that opened it. Delivery
+leases small batches (``Outbox.claim``), renews the lease just before each send
+(``Outbox.hold``) and records the outcome only while it still holds the message
+(``Outbox.finish``): a failure stays pending with its error and a backed-off next attempt.
+Nothing is ever dropped; the one window left is a crash after the mail server accepted a
+message and before it was marked sent, when it goes again once its lease expires.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from models.errors import LcsprError, NoRecipient
+from models.lifecycle import OpenStep, replay
+from models.notices import Notice, clock_notices, step_notices
+from models.records import Claimed
+from notifications.render import RenderedMessage, render
+from services.app import App
+from services.ports import Dispatcher, UnitOfWork
+
+MAX_BACKOFF = timedelta(hours=6)
+
+
+def backoff(attempts: int) -> timedelta:
+    """1, 2, 4, 8 ... minutes after each failed attempt, at most six hours."""
+    return min(timedelta(minutes=2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+
+
+@dataclass
+class DeliveryReport:
+    sent: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class SweepReport:
+    today: date
+    working_day: bool = True
+    due: list[str] = field(default_factory=list)  # keys of every notice current today
+    queued: list[str] = field(default_factory=list)  # of those, the ones new to the outbox
+    delivery: DeliveryReport = field(default_factory=DeliveryReport)
+
+
+def queue(uow: UnitOfWork, app: App, reference: str, notices: Iterable[Notice], flow_run_id: str | None,
+          now: datetime) -> list[str]:
+    """Render and queue each notice not yet in the outbox; the keys newly queued."""
+    link = app.config.run_link(flow_run_id)
+    new = []
+    for notice in notices:
+        if uow.outbox.has(notice.key):
+            continue
+        message = render(notice.kind, notice.context(reference=reference, link=link,
+                                                     partnership=app.config.partnership))
+        if uow.outbox.add(notice.key, reference, notice.kind, notice.role, message.subject, message.text,
+                          message.html, now):
+            new.append(notice.key)
+    return new
+
+
+def queue_step_opened(uow: UnitOfWork, app: App, reference: str, step: OpenStep | None,
+                      flow_run_id: str | None, now: datetime) -> list[str]:
+    """Tell whoever owes the step now open (and the business unit any statutory message)."""
+    if step is None:
+        return []
+    return queue(uow, app, reference, step_notices(reference, step, app.config.policy.rules), flow_run_id, now)
+
+
+def deliver(app: App, reference: str | None = None, batch: int = 25) -> DeliveryReport:
+    """Send pending messages whose time has come, in small leased batches until none are left."""
+    report = DeliveryReport()
+    now = app.clock.now()
+    started = time.monotonic()
+    dispatcher = app.dispatcher()
+
+    def at() -> datetime:
+        # ``now`` is fixed for the whole delivery (it may come from a frozen clock), but leases run
+        # from the real time of each claim: a delivery of many batches can outlast a lease taken at ``now``.
+        return now + timedelta(seconds=time.monotonic() - started)
+
+    while True:
+        with app.uow() as uow:
+            claimed = uow.outbox.claim(now, at(), app.config.worker, reference, batch)
+            uow.commit()
+        for message in claimed:
+            with app.uow() as uow:
+                held = uow.outbox.hold(message.id, app.config.worker, at())
+                uow.commit()
+            if not held:
+                continue  # another sender took it over once our lease ran out: theirs to send
+            error = _send(app, dispatcher, message)
+            with app.uow() as uow:
+                if uow.outbox.finish(message.id, app.config.worker, error, now, backoff):
+                    if error is None:
+                        report.sent.append(message.key)
+                    else:
+                        report.failed[message.key] = error
+                uow.commit()
+        if len(claimed) < batch:
+            return report
+
+
+def _send(app: App, dispatcher: Dispatcher, message: Claimed) -> str | None:
+    rendered = RenderedMessage(message.subject, message.text, message.html)
+    fallback = app.config.unrouted_fallback_role
+    try:
+        try:
+            dispatcher.send(role=message.role, message=rendered)
+        except NoRecipient:
+            if not fallback or fallback == message.role:
+                raise
+            # No address for this role (often a new agency): the business unit forwards it.
+            dispatcher.send(role=fallback, message=rendered)
+    except LcsprError as exc:
+        return str(exc)
+    return None
+
+
+def sweep(app: App, as_of: date | None = None, dry_run: bool = False) -> SweepReport:
+    """Queue every reminder and escalation current today for every open clock, then deliver."""
+    today = as_of or app.clock.today()
+    now = app.clock.now()
+    policy = app.config.policy
+    report = SweepReport(today=today, working_day=policy.calendar.is_working_day(today))
+    with app.uow() as uow:
+        references = uow.reviews.with_running_clocks()
+    for reference in references:
+        with app.uow() as uow:
+            stored = uow.reviews.get(reference)
+            review = replay(stored.reference, stored.referral, stored.log, policy)
+            notices = clock_notices(reference, review.clocks, today, policy.calendar, app.config.reminder_policies)
+            report.due.extend(n.key for n in notices)
+            if not dry_run:
+                report.queued.extend(queue(uow, app, reference, notices, stored.flow_run_id, now))
+                uow.commit()
+    if not dry_run:
+        report.delivery = deliver(app)
+    return report
+
+
+def retry_now(app: App) -> tuple[int, DeliveryReport]:
+    """Make every pending message no sender holds due at once, then deliver (after a fix)."""
+    with app.uow() as uow:
+        count = uow.outbox.retry_now(app.clock.now())
+        uow.commit()
+    return count, deliver(app)

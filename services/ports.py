@@ -1,0 +1,135 @@
+"""The ports: what the use cases need from the world, as structural Protocols.
+
+Implemented by the adapters (``adapters/register`` for the register and outbox,
+``adapters/prefect_runs.py`` for Prefect, ``notifications/dispatch.py`` for Apprise) and by
+the in-memory fakes in ``tests/fakes.py``; :mod:`lcspr.bootstrap` wires the real ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from datetime import date, datetime, timedelta
+from types import TracebackType
+from typing import Any, Protocol
+
+from models.lifecycle import OpenStep, Review
+from models.records import AuditRecord, Claimed, DecisionRecord, OutboxEntry, RunLink, StepProjection, StoredReview
+from models.referral import Referral
+from models.runs import RunView
+from models.workdays import WorkingCalendar
+from notifications.render import RenderedMessage
+
+
+class Clock(Protocol):
+    """The one seam through which the use cases learn the time."""
+
+    def now(self) -> datetime: ...
+
+    def today(self) -> date: ...
+
+
+class Reviews(Protocol):
+    """The case register inside one unit of work. Every write is keyed, so a repeat changes nothing."""
+
+    def next_number(self, year: int) -> int: ...
+
+    def find(self, agency: str, agency_reference: str) -> StoredReview | None: ...
+
+    def add(self, reference: str, referral: Referral, now: datetime) -> None: ...
+
+    def get(self, reference: str, *, lock: bool = False) -> StoredReview: ...
+
+    def projected_step(self, reference: str) -> StepProjection: ...
+
+    def decision(self, reference: str, key: str) -> DecisionRecord | None: ...
+
+    def append(self, reference: str, key: str, payload: Mapping[str, Any], accepted: bool, reason: str,
+               step: OpenStep | None, now: datetime) -> None: ...
+
+    def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
+                now: datetime) -> None: ...
+
+    def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None: ...
+
+    def set_flow_run(self, reference: str, flow_run_id: str | None) -> None: ...
+
+    def run_links(self, include_closed: bool = False) -> list[RunLink]: ...
+
+    def with_running_clocks(self) -> list[str]: ...
+
+    def decisions(self, reference: str) -> list[DecisionRecord]: ...
+
+    def audit_trail(self, reference: str) -> list[AuditRecord]: ...
+
+    def verify_audit(self, reference: str) -> list[str]: ...
+
+
+class Outbox(Protocol):
+    """The outbox inside one unit of work: messages queued once per key, leased to one sender."""
+
+    def has(self, key: str) -> bool: ...
+
+    def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
+            now: datetime) -> bool: ...
+
+    def claim(self, due_by: datetime, at: datetime, worker: str, reference: str | None,
+              batch: int) -> list[Claimed]: ...
+
+    def hold(self, message_id: int, worker: str, at: datetime) -> bool: ...
+
+    def finish(self, message_id: int, worker: str, error: str | None, now: datetime,
+               backoff: Callable[[int], timedelta]) -> bool: ...
+
+    def retry_now(self, now: datetime) -> int: ...
+
+    def messages(self, status: str | None = None) -> list[OutboxEntry]: ...
+
+
+class UnitOfWork(Protocol):
+    """One transaction over the register and the outbox: committed by ``commit()``, else rolled back."""
+
+    @property
+    def reviews(self) -> Reviews: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
+
+    def __enter__(self) -> UnitOfWork: ...
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+class Dispatcher(Protocol):
+    """Sends one message to every address of a role; raises ``DeliveryFailed`` (or ``NoRecipient``)."""
+
+    def send(self, *, role: str, message: RenderedMessage) -> None: ...
+
+
+class Runs(Protocol):
+    """The review runs on the Prefect server."""
+
+    def check(self) -> None: ...
+
+    def observe(self, flow_run_id: str) -> RunView | None: ...
+
+    def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str: ...
+
+    def reschedule(self, flow_run_id: str) -> None: ...
+
+    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any]) -> None: ...
+
+    # A review run's housekeeping of itself (the review flow's tasks).
+    def rename(self, flow_run_id: str, name: str) -> None: ...
+
+    def replace_parameters(self, flow_run_id: str, parameters: Mapping[str, Any]) -> None: ...
+
+    def forget_answer(self, flow_run_id: str, wait: str) -> None: ...
+
+    def wait_key(self, flow_run_id: str, step_key: str) -> str: ...
+
+
+RunsFactory = Callable[[], AbstractContextManager[Runs]]

@@ -1,0 +1,106 @@
+"""Reconcile: every open review in the register gets a flow run that can carry it on.
+
+Run by ``lcspr reconcile`` and by the ``lcspr-reconcile`` deployment every few minutes. For
+each open review it compares the register's open step with the review's flow run
+(:func:`models.runs.judge`) and repairs what is stranded:
+
+- a run Crashed, Failed, Cancelled or Completed while the review is open, one Pending or
+  Running with no live process past the grace period, or one suspended on another step than
+  the register's: put back to Scheduled, so a worker runs it again from the top;
+- a run Prefect no longer has: the register lets go of it and a new run is started;
+- a review registered without any run (``lcspr refer`` could not reach Prefect): one is started.
+
+New runs are started under the review's ``run_key`` and attach themselves when they start, so
+two reconciles (or a reconcile and ``lcspr refer``) at once start one run. A re-run repeats
+nothing: recorded steps come from the register, side effects from cached results and the
+register's unique keys. Closed reviews are left alone. ``dry_run`` only reports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from models.records import RunLink
+from models.runs import Health, Judgement, judge
+from services.app import App
+from services.ports import Runs
+from services.referrals import detach_run
+
+
+@dataclass(frozen=True)
+class Finding:
+    reference: str
+    open_step: str | None
+    flow_run_id: str | None
+    judgement: Judgement
+    action: str = ""  # what was done ("" when nothing was, or on a dry run)
+
+    @property
+    def line(self) -> str:
+        done = f" -> {self.action}" if self.action else (" -> would repair" if self.judgement.needs_repair else "")
+        return f"{self.reference}: {self.judgement.health.value}: {self.judgement.explanation}{done}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"reference": self.reference, "open_step": self.open_step, "flow_run_id": self.flow_run_id,
+                "health": self.judgement.health.value, "explanation": self.judgement.explanation,
+                "needs_repair": self.judgement.needs_repair, "action": self.action or None}
+
+
+def reconcile(app: App, dry_run: bool = False) -> list[Finding]:
+    """Compare every open review with its run and repair the stranded ones (unless ``dry_run``)."""
+    with app.uow() as uow:
+        links = uow.reviews.run_links()
+    findings = []
+    with app.runs() as runs:
+        for link in links:
+            judgement = judge_link(app, runs, link, app.clock.now())
+            action = ""
+            if judgement.needs_repair and not dry_run:
+                action = _repair(app, runs, link, judgement)
+            findings.append(Finding(link.reference, link.open_step_key, link.flow_run_id, judgement, action))
+    return findings
+
+
+def judge_link(app: App, runs: Runs, link: RunLink, now: datetime) -> Judgement:
+    """How the review's flow run stands against the register's open step."""
+    view = runs.observe(link.flow_run_id) if link.flow_run_id else None
+    return judge(link.open_step_key, link.flow_run_id is not None, view, now, app.config.reconcile_grace_seconds)
+
+
+def run_health(app: App, references: Iterable[str] | None = None, include_closed: bool = False) -> dict[str, Judgement]:
+    """How each review's run stands (``status``, ``list``, ``decide``); raises Unavailable without Prefect."""
+    wanted = None if references is None else set(references)
+    with app.uow() as uow:
+        links = [link for link in uow.reviews.run_links(include_closed=include_closed)
+                 if wanted is None or link.reference in wanted]
+    with app.runs() as runs:
+        now = app.clock.now()
+        return {link.reference: judge_link(app, runs, link, now) for link in links}
+
+
+def _repair(app: App, runs: Runs, link: RunLink, judgement: Judgement) -> str:
+    # Look again just before acting: the run may have moved on since the first look.
+    with app.uow() as uow:
+        fresh = next((r for r in uow.reviews.run_links() if r.reference == link.reference), None)
+    if fresh != link:
+        return "left alone: the review changed while reconciling (run again)"
+    again = judge_link(app, runs, link, app.clock.now())
+    if again.health is not judgement.health:
+        return f"left alone: now {again.health.value} ({again.explanation})"
+    parameters = {"referral": link.referral}
+    if judgement.health in (Health.STRANDED, Health.DISAGREES):
+        assert link.flow_run_id is not None
+        runs.reschedule(link.flow_run_id)
+        return f"run {link.flow_run_id} rescheduled: it starts again and waits on {link.open_step_key}"
+    if judgement.health is Health.MISSING:
+        assert link.flow_run_id is not None
+        detach_run(app, link.reference, link.flow_run_id, judgement.explanation)
+        with app.uow() as uow:
+            run_key = uow.reviews.get(link.reference).run_key
+        new = runs.start(link.reference, parameters, idempotency_key=run_key)
+        return f"new run {new} started (the old one is gone); it attaches itself when it starts"
+    new = runs.start(link.reference, parameters, idempotency_key=link.run_key)
+    return f"run {new} started; it attaches itself when it starts"

@@ -1,0 +1,33 @@
+"""Reading a review: rebuild it from its decision log, or read what it waits on from the projection."""
+
+from __future__ import annotations
+
+from models.lifecycle import OpenStep, Review, open_step, replay
+from models.records import StoredReview
+from services.app import App
+from services.ports import UnitOfWork
+
+
+def rebuild(app: App, stored: StoredReview) -> Review:
+    """The review as its referral and decision log make it, judged with the partnership's rules."""
+    return replay(stored.reference, stored.referral, stored.log, app.config.policy)
+
+
+def current_step(uow: UnitOfWork, app: App, reference: str) -> OpenStep | None:
+    """What the review waits on, from the projection; a review written before the projection
+    existed is rebuilt once and projected (inside the caller's unit of work: commit it)."""
+    projection = uow.reviews.projected_step(reference)
+    if projection.closed or projection.step is not None:
+        return projection.step
+    review = rebuild(app, uow.reviews.get(reference, lock=True))
+    step = open_step(review, app.config.policy)
+    uow.reviews.project(reference, review, step, app.config.policy.calendar, app.clock.now())
+    return step
+
+
+def waiting_on(app: App, reference: str) -> OpenStep | None:
+    """The step the review waits on now (None once it is closed). No replay: the projection."""
+    with app.uow() as uow:
+        step = current_step(uow, app, reference)
+        uow.commit()
+    return step

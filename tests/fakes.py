@@ -1,0 +1,353 @@
+"""In-memory fakes of the ports (``services/ports.py``): the use cases run against them in milliseconds.
+
+They keep the contract of the real adapters where a use case can tell the difference: a unit
+of work that is not committed changes nothing, keys are unique, a lost race is a Conflict, a
+lease is held by one sender. The integration tier runs the same use cases on SQLite,
+PostgreSQL, real SMTP and a real Prefect server.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from types import TracebackType
+from typing import Any
+
+from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Unavailable
+from models.lifecycle import LoggedDecision, OpenStep, Review
+from models.records import AuditRecord, Claimed, DecisionRecord, OutboxEntry, RunLink, StepProjection, StoredReview
+from models.referral import Referral
+from models.runs import RunView, step_of_wait
+from models.workdays import WorkingCalendar
+from notifications.render import RenderedMessage
+from services.app import App, Config
+from services.ports import Runs
+
+
+class FrozenClock:
+    """A clock that stands still until a test moves it."""
+
+    def __init__(self, today: date, hour: int = 9) -> None:
+        self.at = datetime.combine(today, time(hour), tzinfo=UTC)
+
+    def now(self) -> datetime:
+        return self.at
+
+    def today(self) -> date:
+        return self.at.date()
+
+    def set(self, day: date) -> None:
+        self.at = datetime.combine(day, self.at.timetz())
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@dataclass
+class _Review:
+    reference: str
+    referral: Referral
+    flow_run_id: str | None = None
+    log: list[DecisionRecord] = field(default_factory=list)
+    audit: list[AuditRecord] = field(default_factory=list)
+    stage: str = "referred"
+    step: OpenStep | None = None
+    projected: bool = False
+    running_clocks: bool = True
+
+
+@dataclass
+class _Message:
+    id: int
+    reference: str
+    entry: OutboxEntry
+    claim: Claimed
+    claimed_by: str = ""
+    claimed_until: datetime | None = None
+
+
+@dataclass
+class _State:
+    reviews: dict[str, _Review] = field(default_factory=dict)
+    counters: dict[int, int] = field(default_factory=dict)
+    outbox: dict[str, _Message] = field(default_factory=dict)
+
+
+class FakeReviews:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def _review(self, reference: str) -> _Review:
+        try:
+            return self.state.reviews[reference]
+        except KeyError:
+            raise NotFound(f"No review with reference {reference}.") from None
+
+    def _stored(self, r: _Review) -> StoredReview:
+        detached = [e for e in r.audit if e.event == "flow_run_detached"]
+        run_key = f"{r.reference}:after:{detached[-1].detail['flow_run_id']}" if detached else r.reference
+        log = tuple(LoggedDecision(d.key, d.payload, d.accepted, d.reason) for d in r.log)
+        return StoredReview(r.reference, r.referral, r.flow_run_id, log, run_key)
+
+    def next_number(self, year: int) -> int:
+        self.state.counters[year] = self.state.counters.get(year, 0) + 1
+        return self.state.counters[year]
+
+    def find(self, agency: str, agency_reference: str) -> StoredReview | None:
+        for r in self.state.reviews.values():
+            if (r.referral.referring_agency, r.referral.agency_reference) == (agency, agency_reference):
+                return self._stored(r)
+        return None
+
+    def add(self, reference: str, referral: Referral, now: datetime) -> None:
+        if reference in self.state.reviews or self.find(referral.referring_agency, referral.agency_reference):
+            raise Conflict("registered at the same moment")
+        self.state.reviews[reference] = _Review(reference, referral)
+
+    def get(self, reference: str, *, lock: bool = False) -> StoredReview:
+        return self._stored(self._review(reference))
+
+    def projected_step(self, reference: str) -> StepProjection:
+        r = self._review(reference)
+        return StepProjection(r.stage == "closed", r.step if r.projected else None)
+
+    def decision(self, reference: str, key: str) -> DecisionRecord | None:
+        return next((d for d in self._review(reference).log if d.key == key), None)
+
+    def append(self, reference: str, key: str, payload: Mapping[str, Any], accepted: bool, reason: str,
+               step: OpenStep | None, now: datetime) -> None:
+        r = self._review(reference)
+        if self.decision(reference, key) is not None:
+            raise Conflict(f"decision {key} recorded twice")
+        on = payload.get("decided_on") or payload.get("on")
+        r.log.append(DecisionRecord(len(r.log) + 1, key, step.kind.value if step else "clock", dict(payload),
+                                    accepted, reason, str(payload.get("decided_by") or payload.get("by") or ""),
+                                    date.fromisoformat(str(on)) if on else None, now))
+
+    def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
+                now: datetime) -> None:
+        r = self._review(reference)
+        r.stage, r.step, r.projected = review.stage.value, step, True
+        r.running_clocks = any(c.met_on is None and c.stopped_on is None for c in review.clocks)
+
+    def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None:
+        r = self._review(reference)
+        r.audit.append(AuditRecord(len(r.audit) + 1, now, actor, event, dict(detail)))
+
+    def set_flow_run(self, reference: str, flow_run_id: str | None) -> None:
+        self._review(reference).flow_run_id = flow_run_id
+
+    def run_links(self, include_closed: bool = False) -> list[RunLink]:
+        return [RunLink(r.reference, r.step.key if r.step else None, r.flow_run_id,
+                        r.referral.model_dump(mode="json"), self._stored(r).run_key)
+                for r in self.state.reviews.values() if include_closed or r.stage != "closed"]
+
+    def with_running_clocks(self) -> list[str]:
+        return sorted(r.reference for r in self.state.reviews.values() if r.running_clocks)
+
+    def decisions(self, reference: str) -> list[DecisionRecord]:
+        return list(self._review(reference).log)
+
+    def audit_trail(self, reference: str) -> list[AuditRecord]:
+        return list(self._review(reference).audit)
+
+    def verify_audit(self, reference: str) -> list[str]:
+        return [f"audit event {e.seq} is out of order" for i, e in enumerate(self.audit_trail(reference), 1)
+                if e.seq != i]
+
+
+class FakeOutbox:
+    _ids = itertools.count(1)
+
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def has(self, key: str) -> bool:
+        return key in self.state.outbox
+
+    def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
+            now: datetime) -> bool:
+        if key in self.state.outbox:
+            return False
+        mid = next(self._ids)
+        entry = OutboxEntry(key, kind, role, subject, "pending", 0, "", now, None)
+        self.state.outbox[key] = _Message(mid, reference, entry, Claimed(mid, key, role, subject, text, html))
+        return True
+
+    def _by_id(self, message_id: int) -> _Message | None:
+        return next((m for m in self.state.outbox.values() if m.id == message_id), None)
+
+    def claim(self, due_by: datetime, at: datetime, worker: str, reference: str | None,
+              batch: int) -> list[Claimed]:
+        free = [m for m in self.state.outbox.values()
+                if m.entry.status == "pending" and m.entry.next_attempt_at <= due_by
+                and (m.claimed_until is None or m.claimed_until < at)
+                and (reference is None or m.reference == reference)][:batch]
+        for m in free:
+            m.claimed_by, m.claimed_until = worker, at + timedelta(minutes=5)
+        return [m.claim for m in free]
+
+    def hold(self, message_id: int, worker: str, at: datetime) -> bool:
+        m = self._by_id(message_id)
+        return m is not None and m.entry.status == "pending" and m.claimed_by == worker and m.claimed_until is not None
+
+    def finish(self, message_id: int, worker: str, error: str | None, now: datetime,
+               backoff: Callable[[int], timedelta]) -> bool:
+        m = self._by_id(message_id)
+        if m is None or not self.hold(message_id, worker, now):
+            return False
+        attempts = m.entry.attempts + 1
+        m.claimed_until = None
+        if error is None:
+            m.entry = replace(m.entry, status="sent", attempts=attempts, sent_at=now, last_error="")
+        else:
+            m.entry = replace(m.entry, attempts=attempts, last_error=error, next_attempt_at=now + backoff(attempts))
+        return True
+
+    def retry_now(self, now: datetime) -> int:
+        free = [m for m in self.state.outbox.values() if m.entry.status == "pending"
+                and (m.claimed_until is None or m.claimed_until < now)]
+        for m in free:
+            m.entry = replace(m.entry, next_attempt_at=now)
+        return len(free)
+
+    def messages(self, status: str | None = None) -> list[OutboxEntry]:
+        return [m.entry for m in self.state.outbox.values() if status is None or m.entry.status == status]
+
+
+class FakeRegister:
+    """Hands out units of work over one in-memory state; an uncommitted one is thrown away."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self.commits = 0
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+
+class FakeUnitOfWork:
+    def __init__(self, register: FakeRegister) -> None:
+        self.register = register
+
+    def __enter__(self) -> FakeUnitOfWork:
+        self.working = copy.deepcopy(self.register.state)
+        self.reviews = FakeReviews(self.working)
+        self.outbox = FakeOutbox(self.working)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        del self.working
+
+    def commit(self) -> None:
+        self.register.state = self.working
+        self.register.commits += 1
+
+
+class FakeDispatcher:
+    """Delivers into a list; roles without an address raise NoRecipient, a broken one DeliveryFailed."""
+
+    def __init__(self, roles: set[str] | None = None) -> None:
+        self.roles = roles
+        self.sent: list[tuple[str, RenderedMessage]] = []
+        self.down = False
+
+    def send(self, *, role: str, message: RenderedMessage) -> None:
+
+        if self.down:
+            raise DeliveryFailed("the mail server is down")
+        if self.roles is not None and role not in self.roles:
+            raise NoRecipient(f"No recipient is configured for role {role}.")
+        self.sent.append((role, message))
+
+
+@dataclass
+class FakeRun:
+    view: RunView
+    parameters: Mapping[str, Any]
+    name: str
+    answers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+
+
+class FakeRuns:
+    """Review runs as a dict; ``reachable=False`` behaves like a Prefect server that is down."""
+
+    def __init__(self) -> None:
+        self.runs: dict[str, FakeRun] = {}
+        self.keys: dict[str, str] = {}
+        self.reachable = True
+        self.rescheduled: list[str] = []
+        # Ids are never reused, even after a test deletes a run (as Prefect never reuses a UUID).
+        self._ids = itertools.count(1)
+
+    def _up(self) -> None:
+        if not self.reachable:
+            raise Unavailable("Cannot reach the Prefect API at http://fake; start the system with `lcspr up` (./run).")
+
+    def check(self) -> None:
+        self._up()
+
+    def observe(self, flow_run_id: str) -> RunView | None:
+        self._up()
+        run = self.runs.get(flow_run_id)
+        return run.view if run else None
+
+    def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str:
+        self._up()
+        if idempotency_key not in self.keys:
+            run_id = f"run-{next(self._ids)}"
+            self.keys[idempotency_key] = run_id
+            self.runs[run_id] = FakeRun(RunView("SCHEDULED", "Scheduled", datetime.now(UTC)), parameters, reference)
+        return self.keys[idempotency_key]
+
+    def reschedule(self, flow_run_id: str) -> None:
+        self._up()
+        self.rescheduled.append(flow_run_id)
+        self.runs[flow_run_id].view = RunView("SCHEDULED", "AwaitingRetry", datetime.now(UTC))
+
+    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any]) -> None:
+        """Like the adapter: only a run suspended on ``key`` takes the answer, else Unavailable."""
+        self._up()
+        run = self.runs.get(flow_run_id)
+        if run is None or run.view.state_type != "PAUSED" or step_of_wait(run.view.pause_key) != key:
+            now = f"is {run.view.state_name}" if run else "does not exist"
+            raise Unavailable(f"The flow run {now}, not waiting on {key}.")
+        run.answers[key] = dict(payload)
+
+    def rename(self, flow_run_id: str, name: str) -> None:
+        self.runs[flow_run_id].name = name
+
+    def replace_parameters(self, flow_run_id: str, parameters: Mapping[str, Any]) -> None:
+        self.runs[flow_run_id].parameters = parameters
+
+    def forget_answer(self, flow_run_id: str, wait: str) -> None:
+        self.runs[flow_run_id].answers.pop(wait, None)
+
+    def wait_key(self, flow_run_id: str, step_key: str) -> str:
+        return step_key
+
+    def wait_on(self, flow_run_id: str, step_key: str, since: datetime) -> None:
+        """Make the run look suspended on ``step_key`` (what a worker's run does by itself)."""
+        self.runs[flow_run_id].view = RunView("PAUSED", "Suspended", since, pause_key=step_key)
+
+
+def fake_app(today: date, *, config: Config | None = None, runs: FakeRuns | None = None,
+             dispatcher: FakeDispatcher | None = None) -> App:
+    """An App on fakes: register, outbox, Prefect and mail all in memory, the clock frozen at ``today``."""
+    from models.lifecycle import Policy
+    from models.reminders import DEFAULT_POLICIES
+
+    fake_runs = runs or FakeRuns()
+    mail = dispatcher or FakeDispatcher()
+
+    @contextmanager
+    def open_runs() -> Iterator[Runs]:
+        yield fake_runs
+
+    return App(config=config or Config(policy=Policy(), reminder_policies=DEFAULT_POLICIES),
+               clock=FrozenClock(today), uow=FakeRegister(), runs=open_runs, dispatcher=lambda: mail)
