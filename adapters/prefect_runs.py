@@ -153,17 +153,32 @@ class PrefectRuns:
             return None
         return view_of(run)
 
-    def reschedule(self, flow_run_id: str) -> None:
+    def reschedule(self, flow_run_id: str, *, settle: float = 3.0, attempts: int = 3) -> None:
         """Put a stranded run back to wait for a worker; it then runs again from the top.
 
         Forced, because Prefect refuses to leave a final state (Crashed, Failed, Cancelled)
         on its own. The re-run repeats nothing: recorded steps come back from the register,
         side effects from their cached results, and an answer already given from Prefect's
         stored input of that wait.
+
+        The worker reports a dead process as Crashed a moment after the runner did; a restart
+        forced in between is overwritten by that report (seen in the end-to-end tests: ours at
+        08:40:00.964, the worker's Crashed at 08:40:00.981). So look again after ``settle``
+        seconds and force it once more while the run is back in a final state.
         """
-        state: State[Any] = Scheduled(
-            name=RESCHEDULED, message="Restarted by lcspr reconcile: the register's open step needs a live run.")
-        retry_unavailable(lambda: self.client.set_flow_run_state(UUID(flow_run_id), state, force=True))
+        run_id = UUID(flow_run_id)
+
+        def restart() -> Any:
+            state: State[Any] = Scheduled(
+                name=RESCHEDULED, message="Restarted by lcspr reconcile: the register's open step needs a live run.")
+            return self.client.set_flow_run_state(run_id, state, force=True)
+
+        for _ in range(attempts):
+            retry_unavailable(restart)
+            time.sleep(settle)
+            now = retry_unavailable(lambda: self.client.read_flow_run(run_id)).state
+            if now is None or not now.is_final():
+                return
 
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str:
         """Create (or find, by the idempotency key) a run of the review deployment named by the reference."""

@@ -69,14 +69,22 @@ class System:
     def api(self, path: str, body: Any = None, method: str | None = None) -> Any:
         """GET (or POST/PATCH a JSON body) on the Prefect API; None when it does not answer 2xx."""
         data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(self.api_url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                text = response.read()
-                return json.loads(text) if text else {}
-        except (urllib.error.URLError, OSError, json.JSONDecodeError):
-            return None
+        for attempt in range(6):
+            request = urllib.request.Request(self.api_url + path, data=data, method=method,
+                                             headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    text = response.read()
+                    return json.loads(text) if text else {}
+            except urllib.error.HTTPError as exc:
+                # The server's SQLite answers 503 "database is locked" under concurrent writes: retry,
+                # as every client of ours does.
+                if exc.code != 503 or attempt == 5:
+                    return None
+                time.sleep(0.5 * 2 ** attempt)
+            except (urllib.error.URLError, OSError, json.JSONDecodeError):
+                return None
+        return None
 
     def status(self, reference: str) -> dict[str, Any]:
         result = self.lcspr("status", reference, "--json")
