@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lcspr", description="Local Child Safeguarding Practice Reviews: the case register and its flows.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for add in [*system_commands.COMMANDS[:1], *review_commands.COMMANDS, *system_commands.COMMANDS[1:]]:
+    # `up` first, then the review commands, then the rest of the system's (the order of --help).
+    for add in [system_commands.add_up, *review_commands.COMMANDS,
+                *(c for c in system_commands.COMMANDS if c is not system_commands.add_up)]:
         add(sub)
     return parser
 

@@ -8,7 +8,7 @@ the real clock: they come in here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from models.clocks import ClockKind
@@ -31,7 +31,8 @@ class Config:
     reconcile_grace_seconds: float = 120
     # Where kill points are armed (``adapters/failpoints.py``); None: never armed.
     failpoints_home: Path | None = None
-    worker: str = field(default="lcspr")
+    # Names this process as a sender of the outbox (host:pid), so a lease is held by one sender.
+    worker: str = "lcspr"
 
     def run_link(self, flow_run_id: str | None) -> str:
         """A flow run's page in the Prefect UI, where its Resume form is (UI V2, served under /v2/)."""
