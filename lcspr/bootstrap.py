@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from adapters.prefect_runs import prefect_runs
+from adapters.register.audit import AuditKeyFile
 from adapters.register.unit_of_work import SqlRegister
 from lcspr.clock import SystemClock
 from lcspr.settings import Settings
@@ -50,14 +51,16 @@ def config_from(settings: Settings) -> Config:
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None) -> App:
-    """The App the settings describe: the register at their URL, Prefect at ``PREFECT_API_URL``,
-    Apprise with their config (placeholders from ``environ``, default the process environment)."""
+    """The App the settings describe: the register at their URL with the audit key in their key file,
+    Prefect at ``PREFECT_API_URL``, Apprise with their config (placeholders from ``environ``, default
+    the process environment)."""
     config = config_from(settings)
-    register = SqlRegister(settings.register_url)
+    clock = clock or SystemClock()
+    register = SqlRegister(settings.register_url, audit_key=AuditKeyFile(settings.audit_key_path), now=clock.now())
     env = os.environ if environ is None else environ
     return App(
         config=config,
-        clock=clock or SystemClock(),
+        clock=clock,
         uow=register,
         runs=lambda: prefect_runs(settings.deployment, config.run_link),
         dispatcher=lambda: AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret, environ=env),

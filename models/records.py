@@ -77,6 +77,50 @@ class AuditRecord:
 
 
 @dataclass(frozen=True)
+class ReviewState:
+    """Where a review stands: as its row says, as an audit entry recorded it, or as a replay gives it."""
+
+    stage: str
+    route: str | None
+    open_step_key: str | None
+    closed_on: date | None
+
+
+@dataclass(frozen=True)
+class RecordedState:
+    """The state audit entry ``entry`` recorded right after the decision ``decision_key`` it bears."""
+
+    entry: int
+    decision_key: str
+    state: ReviewState
+
+
+@dataclass(frozen=True)
+class AuditHead:
+    """The newest entry of a review's audit trail: what ``lcspr audit --export-heads`` keeps elsewhere."""
+
+    reference: str
+    seq: int
+    hash: str
+
+
+@dataclass(frozen=True)
+class AuditCheck:
+    """What the register found checking one review's audit trail row by row.
+
+    ``problems`` name the first entry (or decision) changed, removed or inserted, for each kind of
+    check; ``notes`` say what is true but not wrong (entries written before keyed hashes). ``recorded``
+    and ``row`` are what a replay of the decision log must agree with."""
+
+    reference: str
+    entries: int
+    problems: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+    recorded: tuple[RecordedState, ...] = ()
+    row: ReviewState | None = None
+
+
+@dataclass(frozen=True)
 class OutboxEntry:
     """A message's delivery record, for `lcspr outbox`."""
 

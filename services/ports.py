@@ -14,7 +14,17 @@ from types import TracebackType
 from typing import Any, Protocol
 
 from models.lifecycle import OpenStep, Review
-from models.records import AuditRecord, Claimed, DecisionRecord, OutboxEntry, RunLink, StepProjection, StoredReview
+from models.records import (
+    AuditCheck,
+    AuditHead,
+    AuditRecord,
+    Claimed,
+    DecisionRecord,
+    OutboxEntry,
+    RunLink,
+    StepProjection,
+    StoredReview,
+)
 from models.referral import Referral
 from models.runs import RunView
 from models.workdays import WorkingCalendar
@@ -50,7 +60,12 @@ class Reviews(Protocol):
     def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
                 now: datetime) -> None: ...
 
-    def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None: ...
+    def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None:
+        """Add an entry to the review's audit trail. The register seals it when the unit of work
+        commits: its hash (keyed, in the real register) then covers the event, the decisions
+        appended in the same unit of work and the review's state as the unit of work left it, so the
+        order of ``append``, ``audit`` and ``project`` does not matter and nothing else is called."""
+        ...
 
     def set_flow_run(self, reference: str, flow_run_id: str | None) -> None: ...
 
@@ -62,7 +77,15 @@ class Reviews(Protocol):
 
     def audit_trail(self, reference: str) -> list[AuditRecord]: ...
 
-    def verify_audit(self, reference: str) -> list[str]: ...
+    def verify_audit(self, reference: str, expected: AuditHead | None = None) -> AuditCheck:
+        """Check the review's trail row by row: the chain of entries and its head (and ``expected``,
+        a head kept elsewhere), every decision against the entry that bears it, the review row against
+        the state its last entry recorded. What a replay must agree with comes back in the check."""
+        ...
+
+    def audit_heads(self) -> list[AuditHead]:
+        """Every review's newest audit entry (seq and hash), to keep outside the register."""
+        ...
 
 
 class Outbox(Protocol):

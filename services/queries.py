@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from models.lifecycle import OpenStep, open_step
-from models.records import AuditRecord, DecisionRecord, OutboxEntry
+from models.errors import LcsprError
+from models.lifecycle import OpenStep, Policy, Review, open_review, open_step, replay_steps
+from models.records import AuditCheck, AuditHead, AuditRecord, DecisionRecord, OutboxEntry, ReviewState, StoredReview
 from services.app import App
 from services.reviews import rebuild
 
@@ -116,10 +118,110 @@ def audit_trail(app: App, reference: str) -> list[AuditRecord]:
         return uow.reviews.audit_trail(reference)
 
 
-def verify_audit(app: App, reference: str) -> list[str]:
-    """Problems found in the review's hash chain ([] when it is intact)."""
+@dataclass(frozen=True)
+class AuditReport:
+    """What ``lcspr audit --verify`` found: one line per problem, each naming its review and the
+    first entry (or decision) affected; notes are true but not wrong (entries older than keyed hashes)."""
+
+    checked: int
+    problems: list[str]
+    notes: list[str]
+
+    @property
+    def intact(self) -> bool:
+        return not self.problems
+
+
+def verify_audit(app: App, reference: str | None = None, heads: Mapping[str, AuditHead] | None = None) -> AuditReport:
+    """Check one review's audit trail (or every review's) against its decisions, its row and a replay.
+
+    The register checks the rows (keyed chain and head, decisions against their entries, the row
+    against the last entry); here the decision log is replayed from the referral and must give, after
+    each decision, the state its entry recorded, and at the end the state the review row holds.
+    ``heads`` (``lcspr audit --export-heads``, kept elsewhere) must each still be in the trail."""
+    if reference is None:
+        with app.uow() as uow:
+            references = [link.reference for link in uow.reviews.run_links(include_closed=True)]
+    else:
+        references = [reference]
+    problems: list[str] = []
+    notes: list[str] = []
+    if heads and reference is None:
+        problems += [f"{ref}: is in the heads file but not in the register (removed)"
+                     for ref in heads if ref not in references]
+    for ref in references:
+        # One short unit of work per review: a check of the whole register must not hold it locked.
+        unreadable = ""
+        with app.uow() as uow:
+            check = uow.reviews.verify_audit(ref, heads.get(ref) if heads else None)
+            try:
+                stored: StoredReview | None = uow.reviews.get(ref)
+            except (LcsprError, ValueError) as exc:
+                stored, unreadable = None, _reason(exc)
+        found = list(check.problems)
+        if stored is None:
+            found.append(f"its referral cannot be read ({unreadable})")
+        else:
+            found += replay_problems(stored, check, app.config.policy)
+        problems += [f"{ref}: {p}" for p in found]
+        notes += [f"{ref}: {n}" for n in check.notes]
+    return AuditReport(len(references), problems, notes)
+
+
+def audit_heads(app: App) -> list[AuditHead]:
+    """Every review's newest audit entry, for ``lcspr audit --export-heads``."""
     with app.uow() as uow:
-        return uow.reviews.verify_audit(reference)
+        return uow.reviews.audit_heads()
+
+
+def _state(review: Review, policy: Policy) -> ReviewState:
+    step = open_step(review, policy)
+    return ReviewState(review.stage.value, review.route.value if review.route else None,
+                       step.key if step else None, review.closed_on)
+
+
+def _describe(state: ReviewState, fields: list[str]) -> str:
+    labels = {"stage": "stage", "route": "route", "open_step_key": "open step", "closed_on": "closed on"}
+    return ", ".join(f"{labels[f]} {getattr(state, f) or '-'}" for f in fields)
+
+
+def _differ(a: ReviewState, b: ReviewState) -> list[str]:
+    return [f for f in ("stage", "route", "open_step_key", "closed_on") if getattr(a, f) != getattr(b, f)]
+
+
+def _reason(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+
+
+def replay_problems(stored: StoredReview, check: AuditCheck, policy: Policy) -> list[str]:
+    """Where replaying the decision log disagrees with what the audit entries recorded (the first
+    such entry) and with the review row."""
+    recorded = {r.decision_key: r for r in check.recorded}
+    problems: list[str] = []
+    steps = replay_steps(stored.reference, stored.referral, stored.log, policy)
+    try:
+        review = open_review(stored.reference, stored.referral, policy)
+    except (LcsprError, ValueError, KeyError) as exc:
+        return [f"replaying the decision log fails at the referral: {_reason(exc)}"]
+    for entry in stored.log:
+        try:
+            review = next(steps)
+        except (LcsprError, ValueError, KeyError) as exc:
+            return [f"replaying the decision log fails at decision {entry.key}: {_reason(exc)}"]
+        mark = recorded.get(entry.key)
+        if mark is not None and not problems:
+            differ = _differ(_state(review, policy), mark.state)
+            if differ:
+                problems.append(f"audit entry {mark.entry} recorded {_describe(mark.state, differ)} after decision "
+                                f"{entry.key}, but replaying the decision log gives "
+                                f"{_describe(_state(review, policy), differ)}")
+    if check.row is not None:
+        final = _state(review, policy)
+        differ = _differ(final, check.row)
+        if differ:
+            problems.append(f"replaying the decision log gives {_describe(final, differ)}, but the review row says "
+                            f"{_describe(check.row, differ)}")
+    return problems
 
 
 def outbox(app: App, status: str | None = None) -> list[OutboxEntry]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -47,21 +48,20 @@ def referral() -> Referral:
     return make_referral()
 
 
-@pytest.fixture
-def settings(tmp_path: Path) -> Iterator[Settings]:
-    """Settings for one test: a fresh SQLite file, or a fresh schema on LCSPR_TEST_DATABASE_URL."""
-    base = os.environ.get("LCSPR_TEST_DATABASE_URL")
-    if not base:
-        yield Settings(home=tmp_path, database_url=f"sqlite:///{tmp_path / 'register.db'}", _env_file=None)
+@contextmanager
+def register_settings(home: Path, database_url: str | None) -> Iterator[Settings]:
+    """Settings on a fresh register: a SQLite file in ``home``, or, given a PostgreSQL URL, a fresh
+    schema on it (dropped afterwards, so reruns start empty)."""
+    if not database_url:
+        yield Settings(home=home, database_url=f"sqlite:///{home / 'register.db'}", _env_file=None)
         return
-    # Each test gets its own PostgreSQL schema, dropped afterwards, so reruns start empty.
     schema = f"lcspr_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
+    admin = create_engine(database_url)
     with admin.begin() as conn:
         conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
-    scoped = f"{base}{'&' if '?' in base else '?'}options=-csearch_path%3D{schema}"
+    scoped = f"{database_url}{'&' if '?' in database_url else '?'}options=-csearch_path%3D{schema}"
     try:
-        yield Settings(home=tmp_path, database_url=scoped, _env_file=None)
+        yield Settings(home=home, database_url=scoped, _env_file=None)
     finally:
         engine = database._engines.pop(scoped, None)
         if engine is not None:
@@ -70,6 +70,13 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
         admin.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    """Settings for one test: a fresh SQLite file, or a fresh schema on LCSPR_TEST_DATABASE_URL."""
+    with register_settings(tmp_path, os.environ.get("LCSPR_TEST_DATABASE_URL")) as made:
+        yield made
 
 
 def make_app(settings: Settings, today: date = date(2026, 3, 3)) -> App:

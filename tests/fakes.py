@@ -19,7 +19,17 @@ from typing import Any
 
 from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Unavailable
 from models.lifecycle import LoggedDecision, OpenStep, Review
-from models.records import AuditRecord, Claimed, DecisionRecord, OutboxEntry, RunLink, StepProjection, StoredReview
+from models.records import (
+    AuditCheck,
+    AuditHead,
+    AuditRecord,
+    Claimed,
+    DecisionRecord,
+    OutboxEntry,
+    RunLink,
+    StepProjection,
+    StoredReview,
+)
 from models.referral import Referral
 from models.runs import RunView, step_of_wait
 from models.workdays import WorkingCalendar
@@ -99,7 +109,8 @@ class FakeReviews:
 
     def find(self, agency: str, agency_reference: str) -> StoredReview | None:
         for r in self.state.reviews.values():
-            if (r.referral.referring_agency, r.referral.agency_reference) == (agency, agency_reference):
+            if (r.referral.referring_agency.lower(), r.referral.agency_reference.upper()) == \
+                    (agency.lower(), agency_reference.upper()):
                 return self._stored(r)
         return None
 
@@ -155,9 +166,18 @@ class FakeReviews:
     def audit_trail(self, reference: str) -> list[AuditRecord]:
         return list(self._review(reference).audit)
 
-    def verify_audit(self, reference: str) -> list[str]:
-        return [f"audit event {e.seq} is out of order" for i, e in enumerate(self.audit_trail(reference), 1)
-                if e.seq != i]
+    def verify_audit(self, reference: str, expected: AuditHead | None = None) -> AuditCheck:
+        """Only the order of entries: the fake keeps no hashes (the keyed seal is the register's,
+        tested in tests/integration/test_audit_tamper.py)."""
+        trail = self.audit_trail(reference)
+        problems = [f"audit entry {e.seq} ({e.event}) is out of order" for i, e in enumerate(trail, 1) if e.seq != i]
+        if expected is not None and len(trail) < expected.seq:
+            problems.append(f"entries after {len(trail)} are missing (the heads file says {expected.seq})")
+        return AuditCheck(reference, len(trail), tuple(problems[:1]))
+
+    def audit_heads(self) -> list[AuditHead]:
+        return [AuditHead(r.reference, len(r.audit), f"fake-{len(r.audit)}") for r in self.state.reviews.values()
+                if r.audit]
 
 
 class FakeOutbox:

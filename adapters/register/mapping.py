@@ -3,9 +3,10 @@
 An adapter: the domain under ``models/`` never imports it. The decision log
 (``Decision``) is the truth a review is rebuilt from; ``Clock``,
 ``AgencyRequestRow``, ``Recommendation`` and ``ActionRow`` are projections of it kept
-for queries (the sweep, status, reports). ``AuditEvent`` is append-only and hash
-chained per review. ``OutboxMessage`` holds every message to send, one row per
-recipient role under a unique idempotency key.
+for queries (the sweep, status, reports). ``AuditEvent`` is append-only and chained per
+review by keyed hashes over each event, the decision it bears and the review row it
+produced. ``OutboxMessage`` holds every message to send, one row per recipient role under
+a unique idempotency key.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ class ReviewRow(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_on: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=0)
+    # The keyed head of the review's audit trail (migration 0003): its newest entry's seq, and an
+    # HMAC under the audit key over (reference, seq, that entry's hash), so removing the newest
+    # entries shows. NULL until the trail's first keyed entry.
+    audit_head_seq: Mapped[int | None] = mapped_column(Integer)
+    audit_head_mac: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReferenceCounter(Base):
@@ -150,7 +156,10 @@ class ActionRow(Base):
 
 
 class AuditEvent(Base):
-    """Append-only; ``hash`` = sha256(prev_hash + the event's canonical JSON)."""
+    """Append-only; ``hash`` = HMAC-SHA256 under the audit key (kept outside the register) of
+    prev_hash + the canonical JSON of the event, the decisions it bears and the review row's state
+    it produced (``adapters/register/audit.py``). Entries written before migration 0003 have
+    ``review_state`` NULL and the older unkeyed sha256(prev_hash + the event)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (UniqueConstraint("review_id", "seq", name="uq_audit_review_seq"),)
@@ -164,6 +173,10 @@ class AuditEvent(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+    # What the keyed hash also covers (migration 0003): each decision row the entry bears, as
+    # {seq, key, digest of the whole row}, and the review row's state once the entry's change was made.
+    decisions: Mapped[list[Any] | None] = mapped_column(JSON)
+    review_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class OutboxMessage(Base):

@@ -4,12 +4,14 @@ Plain SQLAlchemy. Every write is idempotent by a key the database enforces (the 
 agency + agency reference, review + decision key), and a lost race surfaces as
 :class:`models.errors.Conflict`. After each change the projections (the review row's stage
 and open step, clocks, agency requests, recommendations, actions) are rewritten in the same
-transaction, and the audit trail is hash chained per review.
+transaction. Audit entries are added as the use case asks and sealed when its unit of work
+commits (:meth:`SqlReviews.seal`): each entry's keyed hash then covers the decision appended with
+it and the review row as the unit of work left it (``adapters/register/audit.py``), so no use case
+has to remember anything for the seal.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
@@ -19,6 +21,15 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adapters.register.audit import (
+    LOGGED,
+    REPROJECTED,
+    SEALED,
+    AuditKey,
+    check_trail,
+    row_state,
+    seal_entries,
+)
 from adapters.register.mapping import (
     ActionRow,
     AgencyRequestRow,
@@ -31,7 +42,15 @@ from adapters.register.mapping import (
 )
 from models.errors import Conflict, NotFound
 from models.lifecycle import LoggedDecision, OpenStep, Review
-from models.records import AuditRecord, DecisionRecord, RunLink, StepProjection, StoredReview
+from models.records import (
+    AuditCheck,
+    AuditHead,
+    AuditRecord,
+    DecisionRecord,
+    RunLink,
+    StepProjection,
+    StoredReview,
+)
 from models.referral import Referral
 from models.steps import SPECS, StepKind
 from models.workdays import WorkingCalendar
@@ -63,21 +82,17 @@ def step_from_json(data: Mapping[str, Any]) -> OpenStep:
                     last_refusal=data["last_refusal"], input_model=SPECS[kind].input_model)
 
 
-def chain_hash(prev: str, seq: int, at: datetime, actor: str, event_name: str, detail: Any) -> str:
-    # Timestamps are hashed as stored; SQLite returns them naive, so drop tzinfo for a stable form.
-    # PostgreSQL returns them in the session's time zone, so bring an aware one back to UTC first.
-    if at.tzinfo is not None:
-        at = at.astimezone(UTC)
-    stamp = at.replace(tzinfo=None).isoformat(timespec="microseconds")
-    body = _canonical({"seq": seq, "at": stamp, "actor": actor, "event": event_name, "detail": detail})
-    return hashlib.sha256((prev + body).encode()).hexdigest()
-
-
 class SqlReviews:
     """The register's reviews in one session (see ``services.ports.Reviews``)."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, key: AuditKey) -> None:
         self.s = session
+        self.key = key
+        # What this unit of work changed, for seal(): new audit entries and decisions, in order,
+        # and the reviews whose rows it wrote.
+        self._entries: list[AuditEvent] = []
+        self._decisions: list[Decision] = []
+        self._touched: dict[int, None] = {}
 
     # ------------------------------------------------------------------ reading
 
@@ -105,8 +120,12 @@ class SqlReviews:
         return self._stored(self._row(reference, lock))
 
     def find(self, agency: str, agency_reference: str) -> StoredReview | None:
+        """The review of an agency's case. References are canonical (upper case) since the input
+        boundary; comparing without case also finds a review registered before it, and agency
+        names are compared without case ("Thames Valley Police" is "thames valley police")."""
         row = self.s.scalars(select(ReviewRow).where(
-            ReviewRow.referring_agency == agency, ReviewRow.agency_reference == agency_reference)).first()
+            func.lower(ReviewRow.referring_agency) == agency.lower(),
+            func.upper(ReviewRow.agency_reference) == agency_reference.upper())).first()
         return self._stored(row) if row else None
 
     def projected_step(self, reference: str) -> StepProjection:
@@ -146,15 +165,23 @@ class SqlReviews:
         return list(self.s.scalars(select(AuditEvent).where(AuditEvent.review_id == review_id)
                                    .order_by(AuditEvent.seq)))
 
-    def verify_audit(self, reference: str) -> list[str]:
-        problems: list[str] = []
-        prev = ""
-        for e in self._events(self._row(reference).id):
-            expected = chain_hash(prev, e.seq, e.at, e.actor, e.event, e.detail)
-            if e.prev_hash != prev or e.hash != expected:
-                problems.append(f"audit event {e.seq} ({e.event}) does not match the chain")
-            prev = e.hash
-        return problems
+    def verify_audit(self, reference: str, expected: AuditHead | None = None) -> AuditCheck:
+        row = self._row(reference)
+        events = self._events(row.id)
+        if self.key.value is None:
+            return AuditCheck(reference, len(events), (
+                f"cannot be checked: the audit key file {self.key.path} is missing (restore it from its backup)",))
+        decisions = list(self.s.scalars(select(Decision).where(Decision.review_id == row.id).order_by(Decision.seq)))
+        return check_trail(self.key.value, row, events, decisions, expected)
+
+    def audit_heads(self) -> list[AuditHead]:
+        heads = []
+        for row in self.s.scalars(select(ReviewRow).order_by(ReviewRow.id)):
+            last = self.s.scalars(select(AuditEvent).where(AuditEvent.review_id == row.id)
+                                  .order_by(AuditEvent.seq.desc()).limit(1)).first()
+            if last is not None:
+                heads.append(AuditHead(row.reference, last.seq, last.hash))
+        return heads
 
     # ------------------------------------------------------------------ writing
 
@@ -177,9 +204,12 @@ class SqlReviews:
         except IntegrityError:
             raise Conflict(f"{referral.referring_agency} {referral.agency_reference} was registered at the same "
                            "moment by another caller.") from None
+        self._touch(self._row(reference))
 
     def set_flow_run(self, reference: str, flow_run_id: str | None) -> None:
-        self._row(reference, lock=True).flow_run_id = flow_run_id
+        row = self._row(reference, lock=True)
+        row.flow_run_id = flow_run_id
+        self._touch(row)
 
     def append(self, reference: str, key: str, payload: Mapping[str, Any], accepted: bool, reason: str,
                step: OpenStep | None, now: datetime) -> None:
@@ -190,25 +220,95 @@ class SqlReviews:
             decided = date.fromisoformat(str(decided_on)) if decided_on else None
         except ValueError:  # a refused answer may carry an unreadable date; log it anyway
             decided = None
-        self.s.add(Decision(
+        decision = Decision(
             review_id=row.id, seq=seq, key=key, step=step.kind.value if step else "clock",
             payload=_json(dict(payload)), accepted=accepted, reason=reason,
             decided_by=str(payload.get("decided_by") or payload.get("by") or "")[:80],
             asked_of=step.asked_of[:400] if step else "", recorded_at=now, decided_on=decided,
-        ))
+        )
+        self.s.add(decision)
+        self._decisions.append(decision)
+        self._touch(row)
 
     def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None:
+        """Add an entry; its hash is made when the unit of work commits (``seal``)."""
         row = self._row(reference)
+        self._add_entry(row, now, actor, event, detail)
+
+    def _add_entry(self, row: ReviewRow, now: datetime, actor: str, event: str,
+                   detail: Mapping[str, Any]) -> AuditEvent:
         self.s.flush()
-        last = self.s.scalars(select(AuditEvent).where(AuditEvent.review_id == row.id)
-                              .order_by(AuditEvent.seq.desc()).limit(1)).first()
-        seq = last.seq + 1 if last else 1
-        prev = last.hash if last else ""
-        clean = _json(dict(detail))
+        last = self.s.scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.review_id == row.id)) or 0
         # Stored as hashed, in UTC.
         at = now.astimezone(UTC) if now.tzinfo is not None else now
-        self.s.add(AuditEvent(review_id=row.id, seq=seq, at=at, actor=actor[:80], event=event, detail=clean,
-                              prev_hash=prev, hash=chain_hash(prev, seq, at, actor[:80], event, clean)))
+        entry = AuditEvent(review_id=row.id, seq=last + 1, at=at, actor=actor[:80], event=event,
+                           detail=_json(dict(detail)), prev_hash="", hash="")
+        self.s.add(entry)
+        self._entries.append(entry)
+        self._touch(row)
+        return entry
+
+    def _touch(self, row: ReviewRow) -> None:
+        self._touched[row.id] = None
+
+    def seal(self) -> None:
+        """Seal this unit of work's audit entries, just before it commits.
+
+        Each review it wrote gets its new entries chained and hashed under the audit key, over
+        the decisions appended with them and the review row as it now stands, and its keyed head
+        moved to the newest. A decision appended without an entry gets one (``decision_logged``),
+        and a row re-projected to another state without one gets ``review_reprojected``, so the
+        trail covers every change made through the register. ConfigurationError if the key is missing.
+        """
+        if not self._touched:
+            return
+        self.s.flush()
+        for review_id in list(self._touched):
+            row = self.s.get(ReviewRow, review_id)
+            assert row is not None  # touched in this unit of work
+            entries = [e for e in self._entries if e.review_id == review_id]
+            decisions = [d for d in self._decisions if d.review_id == review_id]
+            if not entries and decisions:
+                d = decisions[0]
+                entries.append(self._add_entry(row, d.recorded_at, d.decided_by or "system", LOGGED,
+                                               {"keys": [x.key for x in decisions]}))
+            if not entries:
+                last = self._last_entry(review_id)
+                recorded = last.review_state if last is not None else None
+                state = row_state(row)
+                changed = [f for f in state if recorded is None or recorded.get(f) != state[f]]
+                if not changed:
+                    continue
+                entries.append(self._add_entry(row, row.updated_at, "system", REPROJECTED, {"fields": changed}))
+            key = self.key.require()
+            self.s.flush()
+            before = self._last_entry(review_id, below=entries[0].seq)
+            seal_entries(key, row, before.hash if before is not None else "", entries, decisions)
+        self._entries.clear()
+        self._decisions.clear()
+        self._touched.clear()
+        self.s.flush()
+
+    def seal_legacy(self, now: datetime) -> int:
+        """Seal, under the new audit key, every review whose trail has no keyed entry yet (written
+        before keyed hashes), with one ``audit_sealed`` entry bearing its decisions so far. Done
+        once, when the register creates its key; the number of reviews sealed."""
+        rows = list(self.s.scalars(select(ReviewRow).where(ReviewRow.audit_head_mac.is_(None))
+                                   .order_by(ReviewRow.id).with_for_update()))
+        for row in rows:
+            legacy = len(self._events(row.id))
+            self._decisions += list(self.s.scalars(select(Decision).where(Decision.review_id == row.id)
+                                                   .order_by(Decision.seq)))
+            self._add_entry(row, now, "system", SEALED, {
+                "legacy_entries": legacy,
+                "note": "entries before this one were written before keyed hashes; sealed under the audit key"})
+        return len(rows)
+
+    def _last_entry(self, review_id: int, below: int | None = None) -> AuditEvent | None:
+        stmt = select(AuditEvent).where(AuditEvent.review_id == review_id)
+        if below is not None:
+            stmt = stmt.where(AuditEvent.seq < below)
+        return self.s.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(1)).first()
 
     def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
                 now: datetime) -> None:
@@ -222,6 +322,7 @@ class SqlReviews:
         row.closed_on = review.closed_on
         row.updated_at = now
         row.version = (row.version or 0) + 1
+        self._touch(row)
         _sync(self.s, ClockRow, row.id, "key", [
             {"key": c.key, "kind": c.kind.value, "subject": c.subject, "owner_role": c.owner_role,
              "start": c.start, "rule_unit": c.rule.unit.value, "rule_length": c.rule.length,

@@ -9,7 +9,7 @@ attempt. Log keys starting with ``clock-`` are clock adjustments.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -41,25 +41,36 @@ def replay(reference: str, referral: Referral, log: Sequence[LoggedDecision], po
     """
     review = open_review(reference, referral, policy)
     for entry in log:
-        if entry.key.startswith("clock-"):
-            if entry.accepted:
-                adj = ClockAdjustment.model_validate(dict(entry.payload))
-                if adj.action == "extend" and adj.new_due is not None:
-                    # An agreed extension is a fact: re-judging "later than the current due
-                    # date" under a changed calendar or rule would refuse what was accepted.
-                    clock = review.clock(adj.clock)
-                    ext = Extension(new_due=adj.new_due, reason=adj.reason, by=adj.by, on=adj.on)
-                    extended = replace(clock, extensions=(*clock.extensions, ext))
-                    clocks = tuple(extended if c.key == clock.key else c for c in review.clocks)
-                    adjustments = review.clock_adjustments + 1
-                    review = replace(review, clocks=clocks, clock_adjustments=adjustments)
-                else:
-                    review = adjust_clock(review, adj, adj.on, policy)
-            continue
-        if not entry.accepted:
-            review = refuse(review, entry.reason)
-            continue
-        kind, _, _ = parse_step_key(entry.key)
-        value = SPECS[kind].input_model.model_validate(dict(entry.payload))
-        review = apply_decision(review, RULES[kind], value, policy)
+        review = _apply(review, entry, policy)
     return review
+
+
+def replay_steps(reference: str, referral: Referral, log: Sequence[LoggedDecision],
+                 policy: Policy) -> Iterator[Review]:
+    """The review after each entry of the log in turn (the last is ``replay``'s result); the audit
+    check compares each with the state the audit entry of that decision recorded."""
+    review = open_review(reference, referral, policy)
+    for entry in log:
+        review = _apply(review, entry, policy)
+        yield review
+
+
+def _apply(review: Review, entry: LoggedDecision, policy: Policy) -> Review:
+    if entry.key.startswith("clock-"):
+        if not entry.accepted:
+            return review
+        adj = ClockAdjustment.model_validate(dict(entry.payload))
+        if adj.action == "extend" and adj.new_due is not None:
+            # An agreed extension is a fact: re-judging "later than the current due
+            # date" under a changed calendar or rule would refuse what was accepted.
+            clock = review.clock(adj.clock)
+            ext = Extension(new_due=adj.new_due, reason=adj.reason, by=adj.by, on=adj.on)
+            extended = replace(clock, extensions=(*clock.extensions, ext))
+            clocks = tuple(extended if c.key == clock.key else c for c in review.clocks)
+            return replace(review, clocks=clocks, clock_adjustments=review.clock_adjustments + 1)
+        return adjust_clock(review, adj, adj.on, policy)
+    if not entry.accepted:
+        return refuse(review, entry.reason)
+    kind, _, _ = parse_step_key(entry.key)
+    value = SPECS[kind].input_model.model_validate(dict(entry.payload))
+    return apply_decision(review, RULES[kind], value, policy)

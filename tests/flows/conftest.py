@@ -211,7 +211,7 @@ class RegisterReader:
         return queries.audit_trail(self.app, reference)
 
     def verify_audit(self, reference: str) -> list[str]:
-        return queries.verify_audit(self.app, reference)
+        return queries.verify_audit(self.app, reference).problems
 
 
 @pytest.fixture

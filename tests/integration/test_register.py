@@ -42,6 +42,7 @@ from lcspr.bootstrap import bootstrap
 from lcspr.settings import Settings
 from models.errors import NotFound, Refused
 from models.lifecycle import ClockAdjustment, OpenStep, Review, Stage, open_step
+from models.referral import read_referral
 from services import answers, clocks, messages, queries, referrals, reviews
 from services.answers import Outcome
 from services.app import App
@@ -223,8 +224,9 @@ def test_a_new_review_waits_on_the_notification_with_its_clock_projected(app: Ap
 )
 def test_a_refused_referral_writes_nothing(app: App, settings: Settings, overrides: dict[str, Any]) -> None:
     before = counts(settings)
+    raw = {**make_referral().model_dump(mode="json"), **overrides}
     with pytest.raises(Refused):
-        referrals.register_referral(app, make_referral(**overrides))
+        referrals.register_referral(app, read_referral(raw))
     assert counts(settings) == before == {t: 0 for t in before}
 
 
@@ -443,7 +445,7 @@ def test_the_audit_trail_is_a_hash_chain_that_verifies(app: App, settings: Setti
     assert all(later.prev_hash == earlier.hash for earlier, later in itertools.pairwise(trail))
     assert [(e.seq, e.event, e.detail) for e in trail] == [
         (e.seq, e.event, e.detail) for e in queries.audit_trail(app, reference)]
-    assert queries.verify_audit(app, reference) == []
+    assert queries.verify_audit(app, reference).problems == []
 
 
 def test_verifying_the_audit_trail_detects_a_tampered_row(app: App, settings: Settings) -> None:
@@ -456,7 +458,8 @@ def test_verifying_the_audit_trail_detects_a_tampered_row(app: App, settings: Se
         assert target is not None
         seq, detail = target.seq, {**target.detail, "decided_on": "2026-03-01"}
         s.execute(update(AuditEvent).where(AuditEvent.id == target.id).values(detail=detail))
-    assert queries.verify_audit(app, reference) == [f"audit event {seq} (decision_recorded) does not match the chain"]
+    assert queries.verify_audit(app, reference).problems == [
+        f"{reference}: audit entry {seq} (decision_recorded) was changed or inserted"]
 
 
 def test_the_audit_trail_verifies_whatever_timezone_now_was_given_in(settings: Settings) -> None:
@@ -470,7 +473,7 @@ def test_the_audit_trail_verifies_whatever_timezone_now_was_given_in(settings: S
     stored = [e.at.astimezone(UTC) if e.at.tzinfo else e.at.replace(tzinfo=UTC)
               for e in rows(settings, AuditEvent, reference)]
     assert stored == [summer] * 2  # the same instant, stored in UTC
-    assert queries.verify_audit(app, reference) == []
+    assert queries.verify_audit(app, reference).problems == []
 
 
 # ---------------------------------------------------------------- clocks and reloading
