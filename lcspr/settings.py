@@ -45,6 +45,17 @@ class Settings(BaseSettings):
         description="The Prefect API the CLI talks to and `lcspr up` serves (its host and port).",
     )
     deployment: str = "lcspr-review/lcspr-review"
+    auth_file: Path | None = Field(
+        default=None,
+        description="Owner-only file with the API password and encryption key (`lcspr up --auth` writes it; "
+                    "the CLI reads it); default <home>/auth.env.",
+    )
+
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="The audit trail's HMAC key (owner-only, made on first use); default <home>/audit.key. "
+                    "Back it up apart from the register: without it the trail cannot be verified or added to.",
+    )
 
     # Local closure days (e.g. a Christmas shutdown), as ISO dates, comma-separated in the env.
     closure_days: list[date] = Field(default_factory=list)
@@ -100,6 +111,14 @@ class Settings(BaseSettings):
     @property
     def apprise_config_path(self) -> Path:
         return self.apprise_config or self.home / "apprise.yml"
+
+    @property
+    def auth_path(self) -> Path:
+        return self.auth_file or self.home / "auth.env"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return (self.audit_key_file or self.home / "audit.key").resolve()
 
     @property
     def outbox_path(self) -> Path:

@@ -16,13 +16,16 @@ def add_up(sub: SubParsers) -> None:
     p = sub.add_parser("up", help="Start the Prefect server, worker and local outbox; Ctrl-C stops them.")
     p.add_argument("--port", type=int, help="Prefect server port (default from LCSPR_API_URL: 4200).")
     p.add_argument("--smtp-port", type=int, help="Local outbox SMTP port (default LCSPR_SMTP_PORT: 8025).")
+    p.add_argument("--auth", action="store_true",
+                   help="API and UI ask for a password, kept with the encryption key in <home>/auth.env "
+                        "(written on first use, owner-only; LCSPR_AUTH_FILE); the CLI reads it.")
     p.set_defaults(handler=cmd_up)
 
 
 def cmd_up(args: argparse.Namespace, edge: Edge) -> int:
     from lcspr.up import up, with_ports
 
-    return up(with_ports(edge.settings, args.port, args.smtp_port))
+    return up(with_ports(edge.settings, args.port, args.smtp_port), auth=args.auth)
 
 
 # ---------------------------------------------------------------- reconcile

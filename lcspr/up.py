@@ -12,6 +12,16 @@ Started, in order, each in its own process group with its output in ``<home>/log
 The register's migrations run and the local Apprise config is written (if none exists)
 before anything starts.
 
+Access control (``--auth``): the API and UI ask for a password. The first ``lcspr up --auth``
+writes ``settings.auth_path`` (default ``<home>/auth.env``), created owner-only (0600) so it
+is never readable by others, with ``PREFECT_SERVER_API_AUTH_STRING`` and
+``PREFECT_API_AUTH_STRING`` (the same ``lcspr:<random>``) and ``PREFECT_SERVER_ENCRYPTION_KEY``
+(a Fernet key: the one Prefect encrypts Secret blocks with, instead of one it keeps in its own
+database). Later starts reuse it; a file other users could read is refused. Every child gets
+the three variables; the ``lcspr`` CLI reads the file itself (`client_auth_env`). Without
+``--auth`` an existing file still supplies the encryption key (Secret blocks saved under
+``--auth`` stay readable), and a server on a host other than loopback is refused.
+
 Restarts: once everything is up, a child that stops is started again (same command,
 environment, folder and log, in a new session of its own) after a backoff of 1 s, 2 s, 4 s ...
 up to 30 s; each restart is printed and noted in the child's log. A run that lasted at least
@@ -31,11 +41,17 @@ is built here.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import ctypes
+import ipaddress
+import json
 import os
+import secrets
 import signal
 import socket
+import sqlite3
+import stat
 import subprocess
 import sys
 import time
@@ -51,6 +67,7 @@ from urllib.parse import urlsplit
 from adapters.processes import alive, descendants
 from adapters.processes import processes as _processes
 from lcspr.settings import Settings
+from models.errors import ConfigurationError
 from models.roles import Role
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -109,6 +126,7 @@ def child_env(settings: Settings) -> dict[str, str]:
     env.update(
         {
             "LCSPR_HOME": str(settings.home.resolve()),
+            "LCSPR_AUDIT_KEY_FILE": str(settings.audit_key_path),
             "LCSPR_API_URL": settings.api_url,
             "LCSPR_UI_URL": settings.ui_url,
             "LCSPR_SMTP_HOST": settings.smtp_host,
@@ -121,6 +139,207 @@ def child_env(settings: Settings) -> dict[str, str]:
         }
     )
     return env
+
+
+# ---------------------------------------------------------------- access control
+#
+# Prefect 3's own mechanism, nothing added: a server started with PREFECT_SERVER_API_AUTH_STRING
+# ("user:password") answers 401 to any API request without ``Authorization: Basic
+# base64(user:password)`` (GET /health and /ready excepted) and its UI asks for that string; every
+# client sends it when PREFECT_API_AUTH_STRING is set. PREFECT_SERVER_ENCRYPTION_KEY is the Fernet
+# key the server encrypts block documents (Secret blocks) with; without it the server makes one and
+# keeps it in its own database, next to what it encrypts.
+
+SERVER_AUTH = "PREFECT_SERVER_API_AUTH_STRING"
+CLIENT_AUTH = "PREFECT_API_AUTH_STRING"
+ENCRYPTION_KEY = "PREFECT_SERVER_ENCRYPTION_KEY"
+AUTH_VARIABLES = (SERVER_AUTH, CLIENT_AUTH, ENCRYPTION_KEY)
+AUTH_USER = "lcspr"
+
+
+class AuthFileError(ConfigurationError):
+    """The auth file cannot be used (open to others, not ours, incomplete); the message says what to do."""
+
+
+def new_encryption_key() -> str:
+    """A Fernet key as ``cryptography.fernet.Fernet.generate_key()`` makes one: 32 random bytes, URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def valid_encryption_key(key: str) -> bool:
+    """Would ``Fernet(key)`` accept it (32 bytes once URL-safe base64-decoded)?"""
+    try:
+        return len(base64.urlsafe_b64decode(key.encode())) == 32
+    except ValueError:
+        return False
+
+
+def stored_encryption_key(prefect_home: Path) -> str | None:
+    """The Fernet key a Prefect server without PREFECT_SERVER_ENCRYPTION_KEY keeps in its SQLite database
+    (table ``configuration``, key ``ENCRYPTION_KEY``, made the first time it encrypts a block), or None."""
+    db = prefect_home / "prefect.db"
+    if not db.is_file():
+        return None
+    try:
+        with contextlib.closing(sqlite3.connect(f"{db.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+            row = conn.execute("SELECT value FROM configuration WHERE key = 'ENCRYPTION_KEY'").fetchone()
+        key = json.loads(row[0])["fernet_key"] if row else None
+    except (sqlite3.Error, ValueError, KeyError, TypeError):
+        return None
+    return key if isinstance(key, str) and valid_encryption_key(key) else None
+
+
+def _auth_text(auth_string: str, key: str) -> str:
+    return (
+        "# Written by `lcspr up --auth`. Keep it readable by its owner only (chmod 600).\n"
+        "# UI login: type the whole PREFECT_API_AUTH_STRING value (user:password).\n"
+        "# The lcspr CLI reads this file; a worker on another machine needs PREFECT_API_AUTH_STRING only.\n"
+        "# PREFECT_SERVER_ENCRYPTION_KEY decrypts Prefect's Secret blocks: losing it loses them.\n"
+        f"{SERVER_AUTH}={auth_string}\n{CLIENT_AUTH}={auth_string}\n{ENCRYPTION_KEY}={key}\n"
+    )
+
+
+def create_auth_file(path: Path, text: str) -> bool:
+    """Write ``text`` to a new file, owner-only from the moment it exists; False if it exists already."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        # O_EXCL: never write into (or through a symlink to) a file someone else prepared.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)  # exactly 0600 whatever the umask
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return True
+
+
+def read_auth_file(path: Path) -> dict[str, str]:
+    """The access-control variables in ``path`` (``NAME=value`` lines); AuthFileError unless the file is
+    a regular file of this user that no one else may read or write."""
+    try:
+        # O_NONBLOCK: a FIFO planted there cannot hang us (no effect on a regular file).
+        handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "r", encoding="utf-8")
+    except OSError as exc:
+        raise AuthFileError(f"cannot read {path}: {exc.strerror or exc}.") from None
+    with handle:
+        info = os.fstat(handle.fileno())  # the file opened, not whatever the name points at later
+        mode = stat.S_IMODE(info.st_mode)
+        if not stat.S_ISREG(info.st_mode):
+            raise AuthFileError(f"{path} is not a regular file.")
+        if info.st_uid != os.getuid():
+            raise AuthFileError(f"{path} belongs to another user (uid {info.st_uid}); it must be yours, mode 600.")
+        if mode & 0o077:
+            raise AuthFileError(
+                f"{path} is open to other users (mode {mode:03o}) and holds the API password and encryption key: "
+                f"run `chmod 600 {path}` (and change the password in it if someone may have read it).")
+        text = handle.read()
+    values: dict[str, str] = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        name, value = name.strip().removeprefix("export ").strip(), value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        if sep and name in AUTH_VARIABLES and value:
+            values[name] = value
+    return values
+
+
+def load_auth_file(path: Path, prefect_home: Path) -> tuple[dict[str, str], str | None]:
+    """The three variables from ``path``, written first if it does not exist; and, if it was written
+    now, a line saying so. A new file gets a random ``lcspr:<password>`` and the encryption key already
+    in Prefect's database, if it holds one (so existing Secret blocks stay readable), else a new one."""
+    written = None
+    if not path.exists():
+        stored = stored_encryption_key(prefect_home)
+        password = secrets.token_urlsafe(32)
+        if create_auth_file(path, _auth_text(f"{AUTH_USER}:{password}", stored or new_encryption_key())):
+            written = ("  written now: a new password, and the encryption key Prefect's database already held "
+                       "(existing Secret blocks stay readable)" if stored else
+                       "  written now: a new password and a new encryption key")
+    values = read_auth_file(path)
+    missing = [name for name in AUTH_VARIABLES if name not in values]
+    if missing:
+        raise AuthFileError(f"{path} lacks {', '.join(missing)} (one NAME=value line each).")
+    if values[SERVER_AUTH] != values[CLIENT_AUTH]:
+        raise AuthFileError(f"in {path}, {CLIENT_AUTH} differs from {SERVER_AUTH}: the server would refuse its own "
+                            "worker; make them the same.")
+    if not valid_encryption_key(values[ENCRYPTION_KEY]):
+        raise AuthFileError(f"in {path}, {ENCRYPTION_KEY} is not a Fernet key (32 bytes, URL-safe base64).")
+    return values, written
+
+
+def is_loopback(host: str) -> bool:
+    """Does ``host`` mean this machine only (127.0.0.0/8, ::1, localhost)? Names are resolved; 0.0.0.0 is not."""
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        pass
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except (OSError, UnicodeError):
+        return False
+    return bool(found) and all(ipaddress.ip_address(str(a).split("%")[0]).is_loopback for a in found)
+
+
+def access_control(settings: Settings, *, auth: bool, environ: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """The variables every child gets for access control, and the lines `lcspr up` prints about it.
+
+    ``--auth``: the three variables from the auth file (written on first use). Without it: a server
+    the environment already protects (PREFECT_SERVER_API_AUTH_STRING set by hand) is left as it is, its
+    children given the same string as clients; an unprotected server on a host other machines can
+    reach is refused (UpError); an existing auth file still supplies the encryption key. AuthFileError
+    if the file is unusable.
+    """
+    path = settings.auth_path.resolve()
+    host, _ = server_address(settings)
+    if auth:
+        values, written = load_auth_file(path, settings.home.resolve() / "prefect")
+        lines = [f"Access control: on; password and encryption key in {path} (owner-only, mode 600)",
+                 *([written] if written else []),
+                 "  UI login: type the whole PREFECT_API_AUTH_STRING value from that file (lcspr:...)",
+                 f"  The lcspr CLI reads that file itself (settings' home, or LCSPR_AUTH_FILE); other clients "
+                 f"need {CLIENT_AUTH}"]
+        return values, lines
+    env: dict[str, str] = {}
+    if environ.get(SERVER_AUTH):
+        lines = [f"Access control: on ({SERVER_AUTH} from the environment)"]
+        if not environ.get(CLIENT_AUTH):
+            env[CLIENT_AUTH] = environ[SERVER_AUTH]
+    elif not is_loopback(host):
+        raise UpError(
+            f"refusing to serve the Prefect API and UI on {host}, which other machines can reach, without a "
+            "password: anyone reaching it could read and resume reviews and have the worker run code. Add "
+            f"--auth, set {SERVER_AUTH} yourself, or keep the host 127.0.0.1 (LCSPR_API_URL).")
+    else:
+        lines = ["Access control: off (127.0.0.1 only; `lcspr up --auth` asks for a password)"]
+    if path.exists() and not environ.get(ENCRYPTION_KEY):
+        key = read_auth_file(path).get(ENCRYPTION_KEY)
+        if key:
+            env[ENCRYPTION_KEY] = key
+            lines.append(f"  Secret blocks: encrypted with the key in {path}")
+    return env, lines
+
+
+def client_auth_env(settings: Settings, environ: Mapping[str, str]) -> dict[str, str]:
+    """``PREFECT_API_AUTH_STRING`` from the auth file, for the lcspr CLI; empty when the environment sets
+    it already, when it names another server than this installation's (the password stays home), or
+    when there is no file. AuthFileError if the file is open to others."""
+    if environ.get(CLIENT_AUTH) or not settings.auth_path.exists():
+        return {}
+    if environ.get("PREFECT_API_URL", settings.api_url).rstrip("/") != settings.api_url.rstrip("/"):
+        return {}
+    values = read_auth_file(settings.auth_path)
+    value = values.get(CLIENT_AUTH) or values.get(SERVER_AUTH)
+    return {CLIENT_AUTH: value} if value else {}
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -451,11 +670,24 @@ def _write_apprise_config(settings: Settings) -> str:
     return f"{path} (written: every role mails the local outbox)"
 
 
-def up(settings: Settings) -> int:
-    """Start everything, wait for Ctrl-C/SIGTERM, stop everything. 0 on a clean stop."""
+def up(settings: Settings, *, auth: bool = False) -> int:
+    """Start everything, wait for Ctrl-C/SIGTERM, stop everything. 0 on a clean stop.
+
+    ``auth``: the API and UI ask for the password in ``settings.auth_path`` (see `access_control`).
+    1 if the auth file is unusable, 2 if asked to listen beyond this machine without a password.
+    """
     from adapters.register.database import migrate
 
     host, port = server_address(settings)
+    # Before anything else: a refusal here leaves no trace (no folder, no migration, no child).
+    try:
+        access_env, access_lines = access_control(settings, auth=auth, environ=os.environ)
+    except AuthFileError as exc:
+        print(f"lcspr up: {exc}", file=sys.stderr)
+        return 1
+    except UpError as exc:
+        print(f"lcspr up: {exc}", file=sys.stderr)
+        return 2
     busy = [
         f"{h}:{p} ({what})"
         for what, h, p in (
@@ -476,11 +708,20 @@ def up(settings: Settings) -> int:
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     env = child_env(settings)
+    # The auth file's values win over any in the environment: the server and its clients must agree.
+    env.update(access_env)
     Path(env["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
 
     print(f"Register: migrating {_hidden_url(settings.register_url)}", flush=True)
     migrate(settings.register_url)
     print(f"Notifications config: {_write_apprise_config(settings)}", flush=True)
+    print("\n".join(access_lines), flush=True)
+    if auth:
+        access = f"password required: the whole {CLIENT_AUTH} value in {settings.auth_path.resolve()}"
+    elif env.get(SERVER_AUTH):
+        access = f"password required: {SERVER_AUTH} from the environment"
+    else:
+        access = "open to this machine (no --auth)"
 
     # Flow runs orphaned by a worker that dies must stay below this process (see stop_all).
     set_child_subreaper()
@@ -501,7 +742,9 @@ def up(settings: Settings) -> int:
             ],
         )
         server = supervisor.start(
-            "server", [*prefect, "server", "start", "--host", host, "--port", str(port)]
+            # Prefect's own CLI, with SQLite told to overwrite what is deleted (lcspr/prefect_server.py).
+            "server", [sys.executable, "-m", "lcspr.prefect_server", "server", "start", "--host", host,
+                       "--port", str(port)]
         )
         print(f"Waiting for the Prefect API at {settings.api_url} ...", flush=True)
         _wait_for_health(settings.api_url, server, HEALTH_TIMEOUT)
@@ -542,6 +785,7 @@ def up(settings: Settings) -> int:
             f"(SMTP {settings.smtp_host}:{settings.smtp_port}, one .eml file a message)\n"
             f"  Register:    {_hidden_url(settings.register_url)}\n"
             f"  Logs:        {logs}\n"
+            f"  Access:      {access}\n"
             f"  Refer a case: lcspr refer examples/referral.json",
             flush=True,
         )
