@@ -29,12 +29,13 @@ from pydantic import ValidationError
 from adapters.failpoints import AFTER_RECORD, BEFORE_RECORD, failpoint
 from models.errors import Refused
 from models.lifecycle import OpenStep, describe_validation_error
-from models.referral import Referral
+from models.referral import Referral, read_referral
 from models.roles import describe_role
 from models.steps import StepInput
 from services.app import App
 from tasks.messages import deliver_messages
 from tasks.review import (
+    Refusal,
     attach_flow_run,
     choose_wait_key,
     forget_refused_answer,
@@ -94,18 +95,25 @@ def form_for(reference: str, step: OpenStep) -> type[RunInput]:
 def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
     """The ``lcspr-review`` flow, getting its App from ``connect`` when a run starts."""
 
-    @flow(name="lcspr-review", persist_result=True, log_prints=False)
+    # Prefect does not validate the parameter: a refusal from its validation would quote the
+    # refused text into the run's state and log. ``read_referral`` reads it, naming fields only.
+    # The schema (and so the Custom run form, and the server's check of it) still comes from Referral.
+    @flow(name="lcspr-review", persist_result=True, log_prints=False, validate_parameters=False)
     async def lcspr_review(referral: Referral) -> State[Any]:
         """Take one referral through its review, waiting in Prefect for each human step."""
         logger = get_run_logger()
         app = connect()
         flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
         try:
-            referred = await register_referral(app, referral)
+            registered = await register_referral(app, read_referral(referral))
         except Refused as refusal:
-            logger.error("Referral refused: %s", refusal.reason)
+            registered = Refusal(refusal.reason)
+        if isinstance(registered, Refusal):
+            # The reason names the field and the kind of problem, never the text.
+            logger.error("Referral refused: %s", registered.reason)
             await redact_refused_referral(app, flow_run_id, referral)
-            return Failed(message=f"Referral refused: {refusal.reason}")
+            return Failed(message=f"Referral refused: {registered.reason}")
+        referred = registered
         reference = referred.reference
         driver = await attach_flow_run(app, reference, flow_run_id)
         if driver != flow_run_id:

@@ -1,13 +1,15 @@
 """The ``lcspr`` command: refer a case, see where it stands, record decisions, run the system.
 
-The subcommands live in ``lcspr/review_commands.py`` and ``lcspr/system_commands.py``; each is
+The subcommands live in ``lcspr/review_commands.py``, ``lcspr/system_commands.py`` and
+``lcspr/scan_command.py``; each is
 ``(args, edge) -> exit code`` and calls one use case. :func:`main` builds the settings once
 (or takes them, as the tests do), wires the App from them on first use, and turns every error
 into one line and an exit code.
 
 Exit codes: 0 done; 1 the system failed (e.g. the Prefect server is not running, a broken
 audit chain); 2 the input was refused (a domain rule, an unknown reference, an invalid
-file), with a one-line reason on stderr and nothing written.
+file), with a one-line reason on stderr and nothing written; 141 the reader of the output
+went away (``lcspr list | head``). A refusal never quotes the refused text back.
 
 Prefect is imported only once :func:`main` has pointed it at the local installation
 (``PREFECT_HOME``, ``PREFECT_API_URL``), because Prefect reads its settings when it is imported.
@@ -22,8 +24,8 @@ from collections.abc import Callable, Iterable
 
 from pydantic import ValidationError
 
-from lcspr import review_commands, system_commands
-from lcspr.console import Edge, Handler, UserError
+from lcspr import review_commands, scan_command, system_commands
+from lcspr.console import Edge, Handler, Parser, UserError
 from lcspr.settings import Settings
 from models.errors import ConfigurationError, NotFound, Refused, Unavailable
 from models.lifecycle import describe_validation_error
@@ -31,23 +33,25 @@ from services.app import App
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="lcspr", description="Local Child Safeguarding Practice Reviews: the case register and its flows.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `up` first, then the review commands, then the rest of the system's (the order of --help).
     for add in [system_commands.add_up, *review_commands.COMMANDS,
-                *(c for c in system_commands.COMMANDS if c is not system_commands.add_up)]:
+                *(c for c in system_commands.COMMANDS if c is not system_commands.add_up), *scan_command.COMMANDS]:
         add(sub)
     return parser
 
 
 def point_prefect_at(settings: Settings) -> None:
     """Use the local installation's Prefect (unless the environment already names one)."""
-    from lcspr.up import prefect_env
+    from lcspr.up import client_auth_env, prefect_env
 
     wanted = prefect_env(settings)
     for name in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_UI_URL"):
         os.environ.setdefault(name, wanted[name])
+    # The password `lcspr up --auth` wrote (settings.auth_path), for this installation's server only.
+    os.environ.update(client_auth_env(settings, os.environ))
 
 
 def connect(settings: Settings) -> App:
@@ -60,7 +64,10 @@ def connect(settings: Settings) -> App:
 def main(argv: Iterable[str] | None = None, *, settings: Settings | None = None,
          app: Callable[[Settings], App] = connect) -> int:
     parser = build_parser()
-    args = parser.parse_args(None if argv is None else list(argv))
+    try:
+        args = parser.parse_args(None if argv is None else list(argv))
+    except SystemExit as stop:  # --help (0), or a mistake in the arguments: one line already printed (2)
+        return stop.code if isinstance(stop.code, int) else 2
     try:
         settings = settings or Settings()
         if args.command != "up":
@@ -81,6 +88,11 @@ def main(argv: Iterable[str] | None = None, *, settings: Settings | None = None,
         return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`lcspr list | head`): stop quietly, and keep Python's own flush at
+        # exit from failing on the closed pipe too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

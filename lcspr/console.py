@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
 
 from lcspr.settings import Settings
+from models.inputs import EARLIEST, LATEST
 from services.app import App
 
 if TYPE_CHECKING:
-    SubParsers: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
+    SubParsers: TypeAlias = argparse._SubParsersAction["Parser"]
 else:  # not subscriptable at run time on Python 3.11
     SubParsers = argparse._SubParsersAction
 
@@ -41,25 +43,107 @@ class Edge:
 Handler = Callable[[argparse.Namespace, Edge], int]
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
+MAX_INPUT_BYTES = 1_000_000
+
+
+def read_text(path: Path) -> str:
+    """A person's file as text: UTF-8, with or without a byte-order mark; anything else is one clear line."""
+    shown = shown_path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_INPUT_BYTES + 1)
     except OSError as exc:
-        raise UserError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+        raise UserError(f"Cannot read {shown}: {exc.strerror or type(exc).__name__}.") from None
+    if len(data) > MAX_INPUT_BYTES:
+        raise UserError(f"{shown} is larger than {MAX_INPUT_BYTES // 1_000_000} MB; a referral or an answer "
+                        "is a few KB.")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UserError(f"{shown} is UTF-16 text; save it as UTF-8 and try again.")
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
-    if not isinstance(value, dict):
-        raise UserError(f"{path} must hold a JSON object ({{...}}).")
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UserError(f"{shown} is not UTF-8 text (byte {exc.start + 1} cannot be read); "
+                        "save it as UTF-8 and try again.") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value: dict[str, Any] = {}
+    for key, item in pairs:
+        if key in value:
+            raise ValueError("a field appears twice")
+        value[key] = item
     return value
 
 
-def parse_date(text: str) -> date:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A flat JSON object from a person's file (a referral, an answer): one line on any problem."""
+    shown = shown_path(path)
+    text = read_text(path)
     try:
-        return date.fromisoformat(text)
+        value = json.loads(text, parse_constant=_refuse_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{shown} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}).") from None
+    except ValueError as exc:
+        raise UserError(f"{shown} is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise UserError(f"{shown} is not a flat JSON object: it nests too deeply.") from None
+    if not isinstance(value, dict):
+        raise UserError(f"{shown} must hold a JSON object ({{...}}).")
+    if any(isinstance(v, dict | list) for v in value.values()):
+        raise UserError(f"{shown} must hold a flat JSON object: no lists or objects inside it.")
+    return value
+
+
+def shown_path(path: Path) -> str:
+    """A path as a refusal may show it: bounded, printable (the path is the person's own, but may be long)."""
+    text = str(path)
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    return text if len(text) <= 80 else "…" + text[-79:]
+
+
+_ISO_DAY = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
+
+
+def parse_date(text: str) -> date:
+    """A date argument: ISO ``yyyy-mm-dd`` only, within the plausible range of ``models.inputs``."""
+    if not _ISO_DAY.match(text):
+        raise argparse.ArgumentTypeError("dates are given as yyyy-mm-dd")
+    try:
+        day = date.fromisoformat(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a date as yyyy-mm-dd") from None
+        raise argparse.ArgumentTypeError(f"{text} is not a real calendar date") from None
+    if not EARLIEST <= day <= LATEST:
+        raise argparse.ArgumentTypeError(f"{text} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()}; "
+                                         "check the year")
+    return day
+
+
+_REVIEW_REFERENCE = re.compile(r"^[A-Z0-9]{1,20}-[0-9]{4}-[0-9]{4,6}$")
+
+
+def parse_reference(text: str) -> str:
+    """A review reference argument (``LCSPR-2026-0001``; any case), refused without being echoed."""
+    canonical = text.strip().upper()
+    if not _REVIEW_REFERENCE.match(canonical):
+        raise argparse.ArgumentTypeError("that is not a review reference such as LCSPR-2026-0001")
+    return canonical
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line that never quotes a long or unprintable value back."""
+
+    def error(self, message: str) -> NoReturn:
+        message = re.sub(r"'([^']*)'", _shown_value, message)
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _shown_value(match: re.Match[str]) -> str:
+    value = match.group(1)
+    return match.group(0) if re.fullmatch(r"[A-Za-z0-9_.:/, -]{1,40}", value) else "'…'"
 
 
 def table(rows: Sequence[Sequence[str]], header: Sequence[str]) -> str:

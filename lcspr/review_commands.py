@@ -13,10 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lcspr.console import Edge, SubParsers, parse_date, read_json_object, table
+from lcspr.console import Edge, SubParsers, UserError, parse_date, parse_reference, read_json_object, table
 from models.errors import Unavailable
 from models.lifecycle import ClockAdjustment
-from models.referral import Referral
+from models.records import AuditHead
+from models.referral import read_referral
 from models.runs import REPAIR
 from services import answers, clocks, queries, reconcile, referrals, reviews
 from services.app import App
@@ -31,7 +32,7 @@ def add_refer(sub: SubParsers) -> None:
 
 
 def cmd_refer(args: argparse.Namespace, edge: Edge) -> int:
-    referral = Referral.model_validate(read_json_object(args.file))
+    referral = read_referral(read_json_object(args.file))
     referred = referrals.refer(edge.app, referral)
     if not referred.created:
         print(f"Already referred: {referral.referring_agency} {referral.agency_reference} "
@@ -46,7 +47,7 @@ def cmd_refer(args: argparse.Namespace, edge: Edge) -> int:
 
 def add_status(sub: SubParsers) -> None:
     p = sub.add_parser("status", help="Where a review stands: stage, open step, clocks, agencies, actions.")
-    p.add_argument("reference")
+    p.add_argument("reference", type=parse_reference)
     p.add_argument("--json", action="store_true", help="Machine-readable output (stable field names).")
     p.set_defaults(handler=cmd_status)
 
@@ -108,7 +109,7 @@ def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
 
 def add_decide(sub: SubParsers) -> None:
     p = sub.add_parser("decide", help="Answer a review's open step (judged here first, then the flow resumes).")
-    p.add_argument("reference")
+    p.add_argument("reference", type=parse_reference)
     p.add_argument("step", help="The open step's key (rapid-review-1) or its kind (rapid_review, rapid-review).")
     p.add_argument("--input", dest="input_file", type=Path, required=True, help="JSON file with the answer.")
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS",
@@ -186,7 +187,7 @@ def cmd_list(args: argparse.Namespace, edge: Edge) -> int:
 
 def add_clock(sub: SubParsers) -> None:
     p = sub.add_parser("clock", help="Pause, resume or extend one of a review's clocks.")
-    p.add_argument("reference")
+    p.add_argument("reference", type=parse_reference)
     p.add_argument("clock", help="The clock's key as `lcspr status` shows it, e.g. rapid_review.")
     p.add_argument("action", choices=["pause", "resume", "extend"])
     p.add_argument("--on", type=parse_date, required=True, help="The date it takes effect (yyyy-mm-dd).")
@@ -215,24 +216,72 @@ def cmd_clock(args: argparse.Namespace, edge: Edge) -> int:
 
 
 def add_audit(sub: SubParsers) -> None:
-    p = sub.add_parser("audit", help="A review's audit trail; --verify checks its hash chain.")
-    p.add_argument("reference")
-    p.add_argument("--verify", action="store_true", help="Check the hash chain; exit 1 if it is broken.")
+    p = sub.add_parser("audit", help="A review's audit trail; --verify checks it (every review's without a reference).")
+    p.add_argument("reference", type=parse_reference, nargs="?",
+                   help="The review whose trail to list (and check, with --verify).")
+    p.add_argument("--verify", action="store_true",
+                   help="Check the keyed hash chain, its head, the decisions and the review row against each other "
+                        "and a replay; one line per problem, exit 1 if there is any.")
+    p.add_argument("--heads", type=Path, metavar="FILE",
+                   help="With --verify: also check the trails still hold the heads --export-heads wrote to FILE.")
+    p.add_argument("--export-heads", type=Path, metavar="FILE",
+                   help="Write every review's newest audit entry (seq and hash) to FILE, to keep apart from the "
+                        "register: a later --verify --heads FILE catches a trail cut back or rolled back.")
     p.set_defaults(handler=cmd_audit)
 
 
 def cmd_audit(args: argparse.Namespace, edge: Edge) -> int:
-    for e in queries.audit_trail(edge.app, args.reference):
-        detail = json.dumps(e.detail, sort_keys=True, separators=(", ", ": "))
-        print(f"{e.seq:>4}  {e.at.isoformat(timespec='seconds')}  {e.actor:<30}  {e.event:<20}  {detail}")
-    if args.verify:
-        problems = queries.verify_audit(edge.app, args.reference)
-        if problems:
-            for p in problems:
-                print(f"BROKEN: {p}", file=sys.stderr)
-            return 1
-        print("Audit trail intact: every event matches the hash chain.")
+    if args.export_heads is not None:
+        if args.reference or args.verify or args.heads:
+            raise UserError("--export-heads writes every review's head; give it alone.")
+        return export_heads(edge.app, args.export_heads)
+    verify = args.verify or args.heads is not None
+    if args.reference is None and not verify:
+        raise UserError("give a review reference to list its audit trail, or --verify to check every review's.")
+    if args.reference is not None:
+        for e in queries.audit_trail(edge.app, args.reference):
+            detail = json.dumps(e.detail, sort_keys=True, separators=(", ", ": "))
+            print(f"{e.seq:>4}  {e.at.isoformat(timespec='seconds')}  {e.actor:<30}  {e.event:<20}  {detail}")
+    if not verify:
+        return 0
+    heads = read_heads(args.heads) if args.heads is not None else None
+    report = queries.verify_audit(edge.app, args.reference, heads)
+    for note in report.notes:
+        print(f"note: {note}")
+    for problem in report.problems:
+        print(problem)
+    reviews_checked = f"{report.checked} review{'' if report.checked == 1 else 's'} checked"
+    if report.intact:
+        print(f"{reviews_checked}, all intact.")
+        return 0
+    print(f"{reviews_checked}: {len(report.problems)} problem{'' if len(report.problems) == 1 else 's'} found.")
+    return 1
+
+
+def export_heads(app: App, path: Path) -> int:
+    heads = queries.audit_heads(app)
+    document = {"exported_at": app.clock.now().isoformat(),
+                "heads": {h.reference: {"seq": h.seq, "hash": h.hash} for h in heads}}
+    try:
+        path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UserError(f"Cannot write {path}: {exc.strerror or exc}.") from None
+    print(f"Wrote the audit heads of {len(heads)} reviews to {path}; keep it apart from the register.")
     return 0
+
+
+def read_heads(path: Path) -> dict[str, AuditHead]:
+    """The heads ``--export-heads`` wrote to ``path``."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UserError(f"Cannot read {path}: {exc.strerror or exc}.") from None
+    except ValueError:  # not JSON, or not text
+        document = None
+    try:
+        return {ref: AuditHead(ref, int(h["seq"]), str(h["hash"])) for ref, h in document["heads"].items()}
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise UserError(f"{path} is not a heads file written by `lcspr audit --export-heads`.") from None
 
 
 COMMANDS = [add_refer, add_status, add_decide, add_list, add_clock, add_audit]

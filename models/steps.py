@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.errors import Refused
+from models.inputs import Count, Day, Flag, Line, Person, Prose, Reference
 from models.roles import Role
 
 
@@ -45,8 +45,8 @@ class StepInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    decided_on: date = Field(title="Date", description="The date this step was done (yyyy-MM-dd).")
-    decided_by: str = Field(
+    decided_on: Day = Field(title="Date", description="The date this step was done (yyyy-MM-dd).")
+    decided_by: Person = Field(
         title="Recorded by",
         min_length=2,
         max_length=80,
@@ -60,11 +60,11 @@ class NotificationInput(StepInput):
         description="'notified': the serious incident notification was submitted to the National Panel. "
         "'not_notifiable': the local authority decided it is not notifiable (give the reason).",
     )
-    panel_reference: str = Field(
+    panel_reference: Reference = Field(
         default="", title="Panel reference", max_length=40,
         description="The reference the notification service gave (required when notified).",
     )
-    rationale: str = Field(
+    rationale: Prose = Field(
         default="", title="Rationale", max_length=2000,
         description="Why it is not notifiable (required then). No identifying details.",
     )
@@ -74,15 +74,15 @@ class RapidReviewInput(StepInput):
     recommendation: Literal["lcspr", "other_learning_review", "no_further_review"] = Field(
         title="Recommendation", description="The partners' recommendation to the Chair."
     )
-    immediate_safety_actions: bool = Field(
+    immediate_safety_actions: Flag = Field(
         title="Immediate safety actions agreed",
         description="The partners considered and agreed any immediate action to keep children safe.",
     )
-    sent_to_panel: bool = Field(
+    sent_to_panel: Flag = Field(
         title="Sent to the National Panel",
         description="The rapid review and recommendation have gone to the National Panel.",
     )
-    rationale: str = Field(
+    rationale: Prose = Field(
         title="Rationale", min_length=10, max_length=4000,
         description="Learning identified and the reasons for the recommendation. No identifying details.",
     )
@@ -98,103 +98,103 @@ class ChairDecisionInput(StepInput):
     decider_role: Literal[
         "independent_chair", "delegated_safeguarding_partner", "lead_safeguarding_partner"
     ] = Field(title="Decided in the role of", description="Whose decision this is in law.")
-    delegation: str = Field(
+    delegation: Line = Field(
         title="Delegation", min_length=3, max_length=200,
         description="The delegation or arrangement under which the decision was taken.",
     )
-    rationale: str = Field(
+    rationale: Prose = Field(
         title="Rationale", min_length=10, max_length=4000, description="Reasons for the decision."
     )
 
 
 class InformBodiesInput(StepInput):
-    dfe_informed: bool = Field(title="DfE informed", description="The Department for Education was informed.")
-    ofsted_informed: bool = Field(title="Ofsted informed", description="Ofsted was informed.")
-    panel_informed: bool = Field(title="National Panel informed", description="The National Panel was informed.")
+    dfe_informed: Flag = Field(title="DfE informed", description="The Department for Education was informed.")
+    ofsted_informed: Flag = Field(title="Ofsted informed", description="Ofsted was informed.")
+    panel_informed: Flag = Field(title="National Panel informed", description="The National Panel was informed.")
 
 
 class AuthorAppointmentInput(StepInput):
-    author: str = Field(title="Independent author", min_length=2, max_length=80,
+    author: Person = Field(title="Independent author", min_length=2, max_length=80,
                         description="Name of the independent author (reviewer).")
-    independence_confirmed: bool = Field(
+    independence_confirmed: Flag = Field(
         title="Independence confirmed",
         description="The author is independent of the agencies and people involved.",
     )
     conflicts: Literal["none", "declared_and_managed"] = Field(
         title="Conflicts of interest", description="What the author declared."
     )
-    conflict_details: str = Field(
+    conflict_details: Prose = Field(
         default="", title="Conflict details", max_length=2000,
         description="How declared conflicts are managed (required if any were declared).",
     )
 
 
 class TermsOfReferenceInput(StepInput):
-    period_from: date = Field(title="Period under review from")
-    period_to: date = Field(title="Period under review to")
-    agencies_in_scope: str = Field(
+    period_from: Day = Field(title="Period under review from")
+    period_to: Day = Field(title="Period under review to")
+    agencies_in_scope: Prose = Field(
         title="Agencies in scope", min_length=2, max_length=1000,
         description="Comma-separated names of the agencies asked for a report/chronology.",
     )
     methodology: Literal["systems_approach", "silp", "appreciative_inquiry", "other"] = Field(
         title="Methodology"
     )
-    family_involvement: str = Field(
+    family_involvement: Prose = Field(
         title="Family involvement", min_length=3, max_length=2000,
         description="How the child and family will be involved.",
     )
-    parallel_processes: str = Field(
+    parallel_processes: Prose = Field(
         default="", title="Parallel processes", max_length=2000,
         description="Police/CPS, coroner, disciplinary processes and disclosure arrangements.",
     )
 
 
 class AgencyReportInput(StepInput):
-    agency: str = Field(title="Agency", min_length=2, max_length=80,
+    agency: Line = Field(title="Agency", min_length=2, max_length=80,
                         description="Which agency's report or chronology was received.")
-    author_independent: bool = Field(
+    author_independent: Flag = Field(
         title="Report author independent",
         description="The report author declared no direct involvement in, or line management of, the case.",
     )
 
 
 class EngagementInput(StepInput):
-    practitioner_events: int = Field(
+    practitioner_events: Count = Field(
         title="Practitioner events held", ge=0, le=100,
         description="How many practitioner events (1:1 or group) the author held.",
     )
     family_views: Literal["contributed", "declined", "not_possible", "not_sought"] = Field(
         title="Family views"
     )
-    family_reason: str = Field(
+    family_reason: Prose = Field(
         default="", title="Reason", max_length=2000,
         description="Why the family's views were not sought (required then).",
     )
 
 
 class DraftCirculatedInput(StepInput):
-    version: str = Field(title="Draft version", min_length=1, max_length=20, description="e.g. 'v0.3'.")
+    version: Line = Field(title="Draft version", min_length=1, max_length=20, description="e.g. 'v0.3'.")
 
 
 class DraftReviewInput(StepInput):
     outcome: Literal["accepted", "changes_requested"] = Field(title="Panel's verdict")
-    comments: str = Field(default="", title="Summary of comments", max_length=4000)
+    comments: Prose = Field(default="", title="Summary of comments", max_length=4000)
 
 
 class FinalReportInput(StepInput):
-    recommendations: str = Field(
+    recommendations: Prose = Field(
         title="Recommendations", min_length=5, max_length=8000,
         description="The report's recommendations, separated by ' | ' or one per line.",
     )
-    executive_summary: bool = Field(title="Executive summary agreed")
-    planned_publication: date = Field(title="Planned publication date")
+    executive_summary: Flag = Field(title="Executive summary agreed")
+    planned_publication: Day = Field(title="Planned publication date")
 
 
 class FinalReportSentInput(StepInput):
-    sent_to_panel: bool = Field(title="Sent to the National Panel")
-    sent_to_dfe: bool = Field(title="Sent to the DfE (Secretary of State)")
-    sent_to_ofsted: bool = Field(title="Sent to Ofsted")
-    new_planned_publication: date | None = Field(
+    sent_to_panel: Flag = Field(title="Sent to the National Panel")
+    sent_to_dfe: Flag = Field(title="Sent to the DfE (Secretary of State)")
+    sent_to_ofsted: Flag = Field(title="Sent to Ofsted")
+    new_planned_publication: Day | None = Field(
         default=None, title="New planned publication date",
         description="Only if the report went out later than the notice period before publication allows.",
     )
@@ -202,37 +202,37 @@ class FinalReportSentInput(StepInput):
 
 class PublicationInput(StepInput):
     outcome: Literal["published", "deferred"] = Field(title="Outcome")
-    published_url: str = Field(default="", title="Where it is published", max_length=500)
+    published_url: Line = Field(default="", title="Where it is published", max_length=500)
     deferral_reason: Literal["", "criminal_proceedings", "inquest", "other"] = Field(
         default="", title="Reason for deferral"
     )
-    deferral_details: str = Field(default="", title="Deferral details", max_length=2000)
-    panel_told: bool = Field(default=False, title="National Panel told of the deferral")
+    deferral_details: Prose = Field(default="", title="Deferral details", max_length=2000)
+    panel_told: Flag = Field(default=False, title="National Panel told of the deferral")
 
 
 class LearningReviewInput(StepInput):
-    learning: str = Field(title="Learning identified", min_length=10, max_length=8000)
-    recommendations: str = Field(
+    learning: Prose = Field(title="Learning identified", min_length=10, max_length=8000)
+    recommendations: Prose = Field(
         default="", title="Recommendations", max_length=8000,
         description="Any recommendations, separated by ' | ' or one per line; empty if none.",
     )
 
 
 class ActionInput(StepInput):
-    recommendation_number: int = Field(title="Recommendation number", ge=1)
-    owner_agency: str = Field(title="Owner agency", min_length=2, max_length=80)
-    action: str = Field(title="Action", min_length=5, max_length=2000)
-    due_on: date = Field(title="Due date")
-    last_action: bool = Field(default=False, title="This is the last action of the plan")
+    recommendation_number: Count = Field(title="Recommendation number", ge=1, le=500)
+    owner_agency: Line = Field(title="Owner agency", min_length=2, max_length=80)
+    action: Prose = Field(title="Action", min_length=5, max_length=2000)
+    due_on: Day = Field(title="Due date")
+    last_action: Flag = Field(default=False, title="This is the last action of the plan")
 
 
 class ActionUpdateInput(StepInput):
-    action_number: int = Field(title="Action number", ge=1)
-    evidence: str = Field(title="Evidence of completion", min_length=5, max_length=4000)
+    action_number: Count = Field(title="Action number", ge=1, le=5000)
+    evidence: Prose = Field(title="Evidence of completion", min_length=5, max_length=4000)
 
 
 class ClosureInput(StepInput):
-    impact_evidence: str = Field(
+    impact_evidence: Prose = Field(
         title="Evidence of impact", min_length=10, max_length=4000,
         description="What the sub group saw that shows the learning made a difference.",
     )
@@ -323,6 +323,7 @@ def parse_step_key(key: str) -> tuple[StepKind, int, int]:
     """Split 'agency-report-2' or 'draft-review-1-retry-3' into (kind, occurrence, attempt)."""
     match = _KEY.match(key)
     if match is None:
-        raise Refused(f"'{key}' is not a step key such as 'rapid-review-1'.")
+        shown = f"'{key}'" if re.fullmatch(r"[a-z0-9_-]{1,60}", key) else "The step given"
+        raise Refused(f"{shown} is not a step key such as 'rapid-review-1'.")
     kind = StepKind(match["kind"].replace("-", "_"))
     return kind, int(match["occurrence"]), int(match["attempt"] or 1)

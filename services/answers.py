@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.errors import IdentifierFound, Refused, Unavailable
-from models.identifiers import find_identifiers
+from models.inputs import keepable
 from models.lifecycle import Accepted, OpenStep, Review, decide, open_step, refuse
 from models.runs import REPAIR, Health
 from models.steps import StepKind, parse_step_key, step_key
@@ -97,7 +97,7 @@ def record_answer(app: App, reference: str, key: str, payload: Mapping[str, Any]
     def judge(review: Review) -> Accepted:
         return decide(review, key, payload, app.clock.today(), app.config.policy)
 
-    return _record(app, reference, key, judge, payload, str(payload.get("decided_by", "")) or "unknown")
+    return _record(app, reference, key, judge, payload, "unknown")
 
 
 def record_unreadable(app: App, reference: str, key: str, reason: str) -> Outcome:
@@ -112,13 +112,13 @@ def record_unreadable(app: App, reference: str, key: str, reason: str) -> Outcom
     return _record(app, reference, key, judge, {}, "system")
 
 
-def _keepable(payload: Mapping[str, Any], *, refused_for_identifier: bool) -> dict[str, Any]:
-    """What of a refused answer the register may keep: all of it, unless any text in it may identify
-    a child (whatever the answer was refused for), then only when and by whom."""
-    if refused_for_identifier or any(isinstance(v, str) and find_identifiers(v) for v in payload.values()):
-        return {k: v for k, v in payload.items() if k in ("decided_on", "decided_by") and
-                not (isinstance(v, str) and find_identifiers(v))}
-    return dict(payload)
+def _keepable(step: OpenStep, payload: Mapping[str, Any], *, refused_for_identifier: bool) -> dict[str, Any]:
+    """What of a refused answer the register may keep: each value that is safe to store on its own
+    (``models.inputs.keepable``); only when and by whom if it was refused for identifying someone."""
+    kept = keepable(step.input_model, payload)
+    if refused_for_identifier:
+        return {k: v for k, v in kept.items() if k in ("decided_on", "decided_by")}
+    return kept
 
 
 def _record(app: App, reference: str, key: str, judge: Callable[[Review], Accepted], payload: Mapping[str, Any],
@@ -136,10 +136,12 @@ def _record(app: App, reference: str, key: str, judge: Callable[[Review], Accept
         except Refused as refusal:
             if step is None or key != step.key:
                 raise  # not the open step: nothing to record, the caller is told why
-            kept = _keepable(payload, refused_for_identifier=isinstance(refusal, IdentifierFound))
+            kept = _keepable(step, payload, refused_for_identifier=isinstance(refusal, IdentifierFound))
             after = refuse(review, refusal.reason)
             uow.reviews.append(reference, key, kept, False, refusal.reason, step, now)
-            uow.reviews.audit(reference, now, actor, "decision_refused", {"key": key, "reason": refusal.reason})
+            # Who refused answers is what of it was safe to keep (a hostile name may hold a NUL).
+            by = str(kept.get("decided_by") or actor)
+            uow.reviews.audit(reference, now, by, "decision_refused", {"key": key, "reason": refusal.reason})
             outcome = Outcome(key, False, refusal.reason, open_step(after, policy))
         else:
             after = accepted.review

@@ -59,6 +59,7 @@ def refer(app: App, referral: Referral) -> Referred:
     Prefect is asked first, so a referral is not registered while no run could be started.
     The run attaches itself to the review when it starts; ``flow_run_id`` here is the run started.
     """
+    check_referral(referral, app.clock.today())  # a refused referral never needs Prefect
     with app.runs() as runs:
         runs.check()
         referred = register_referral(app, referral)

@@ -15,14 +15,16 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
+from models.errors import Refused
 from models.lifecycle import OpenStep
-from models.referral import Referral
+from models.referral import Referral, redacted
 from services import answers, referrals, reviews
 from services.answers import Outcome
 from services.app import App
@@ -72,10 +74,21 @@ def read(name: str) -> Callable[[F], F]:
     return cast(Callable[[F], F], decorator)
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A referral the rules refused, returned rather than raised: a task that raises is logged by
+    Prefect with a traceback and its message stored in the task run's state."""
+
+    reason: str
+
+
 @side_effect("register-referral")
-async def register_referral(app: App, referral: Referral) -> Referred:
-    """Open the review for a referral, or find the one it already opened."""
-    return referrals.register_referral(app, referral)
+async def register_referral(app: App, referral: Referral) -> Referred | Refusal:
+    """Open the review for a referral, or find the one it already opened; or say why it is refused."""
+    try:
+        return referrals.register_referral(app, referral)
+    except Refused as refusal:
+        return Refusal(refusal.reason)
 
 
 @side_effect("attach-flow-run")
@@ -109,21 +122,16 @@ async def choose_wait_key(app: App, flow_run_id: str, step_key: str) -> str:
         return runs.wait_key(flow_run_id, step_key)
 
 
-REDACTED = "[removed: the referral was refused]"
-
-
 @side_effect("redact-refused-referral")
-async def redact_refused_referral(app: App, flow_run_id: str, referral: Referral) -> None:
-    """Blank the free text of a refused referral in the run's stored parameters.
+async def redact_refused_referral(app: App, flow_run_id: str, referral: Any) -> None:
+    """Blank a refused referral in the run's stored parameters (``models.referral.redacted``).
 
     A referral started from the UI's Custom run form is stored by Prefect before the
-    flow can judge it; if it was refused (perhaps for a real name or a postcode), the
-    free-text fields must not stay in Prefect's database.
+    flow can judge it; if it was refused (perhaps for a real name or a postcode), its
+    text must not stay in Prefect's database.
     """
-    parameters = {"referral": {**referral.model_dump(mode="json"),
-                               "child_pseudonym": REDACTED, "outline": REDACTED, "referred_by": REDACTED}}
     with app.runs() as runs:
-        runs.replace_parameters(flow_run_id, parameters)
+        runs.replace_parameters(flow_run_id, {"referral": redacted(referral)})
 
 
 @read("read-open-step")

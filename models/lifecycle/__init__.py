@@ -28,17 +28,17 @@ is always passed in).
 
 from __future__ import annotations
 
+from models.inputs import describe_validation_error
 from models.lifecycle.clock_adjustment import ClockAdjustment, adjust_clock
 from models.lifecycle.decision import (
     Accepted,
     apply_decision,
     check_decision,
     decide,
-    describe_validation_error,
     parse_input,
     refuse,
 )
-from models.lifecycle.decision_log import LoggedDecision, replay
+from models.lifecycle.decision_log import LoggedDecision, replay, replay_steps
 from models.lifecycle.opening import open_review, open_step
 from models.lifecycle.rules import RULES, Rule
 from models.lifecycle.state import (
@@ -76,4 +76,5 @@ __all__ = [
     "parse_input",
     "refuse",
     "replay",
+    "replay_steps",
 ]

@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.errors import Refused
-from models.identifiers import ensure_no_identifiers
+from models.inputs import Day, Line, Person, Prose, ensure_no_identifiers_in
 from models.lifecycle.review_clocks import update_clock
 from models.lifecycle.state import Policy, Review
 
@@ -25,12 +25,13 @@ class ClockAdjustment(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    clock: str = Field(description="The clock's key, as `lcspr status` shows it, e.g. 'rapid_review'.")
+    clock: Line = Field(max_length=120,
+                        description="The clock's key, as `lcspr status` shows it, e.g. 'rapid_review'.")
     action: Literal["pause", "resume", "extend"]
-    on: date
-    by: str = Field(min_length=2, max_length=80)
-    reason: str = Field(default="", max_length=2000)
-    new_due: date | None = None
+    on: Day
+    by: Person = Field(min_length=2, max_length=80, title="Decided by")
+    reason: Prose = Field(default="", max_length=2000, title="Reason")
+    new_due: Day | None = None
 
 
 def adjust_clock(review: Review, adj: ClockAdjustment, today: date, policy: Policy) -> Review:
@@ -38,7 +39,7 @@ def adjust_clock(review: Review, adj: ClockAdjustment, today: date, policy: Poli
         raise Refused(f"The date given ({adj.on}) is in the future; today is {today}.")
     if adj.action != "resume" and len(adj.reason) < 5:
         raise Refused(f"Give a reason to {adj.action} the clock.")
-    ensure_no_identifiers("Reason", adj.reason)
+    ensure_no_identifiers_in(adj)
     clock = review.clock(adj.clock)
     if adj.action == "pause":
         changed = clock.pause(adj.on, adj.reason, adj.by)

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from models.errors import Refused
-from models.identifiers import ensure_no_identifiers
+from models.inputs import describe_validation_error, ensure_no_identifiers_in
 from models.lifecycle.opening import open_step
 from models.lifecycle.rules import RULES, Rule
 from models.lifecycle.state import Policy, Review
@@ -50,15 +50,6 @@ def parse_input(kind: StepKind, payload: Mapping[str, Any]) -> StepInput:
         raise Refused(describe_validation_error(exc)) from None
 
 
-def describe_validation_error(exc: ValidationError, what: str = "The answer") -> str:
-    """The one wording of a value that could not be read: "<what> is not valid: field: why; ..."."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "input"
-        parts.append(f"{where}: {err['msg']}")
-    return f"{what} is not valid: " + "; ".join(parts) + "."
-
-
 def check_decision(review: Review, key: str, value: StepInput, today: date, policy: Policy) -> Rule:
     """Refuse a decision that may not be recorded now; return the rule that will apply it."""
     step = open_step(review, policy)
@@ -82,10 +73,7 @@ def check_decision(review: Review, key: str, value: StepInput, today: date, poli
             f"The date given ({value.decided_on}) is before this step opened ({step.opened_on}). "
             "Check the date."
         )
-    for name, field_info in type(value).model_fields.items():
-        text = getattr(value, name)
-        if isinstance(text, str) and name != "decided_by":
-            ensure_no_identifiers(field_info.title or name, text)
+    ensure_no_identifiers_in(value)
     rule.check(review, value, policy)
     return rule
 

@@ -200,7 +200,8 @@ def test_a_referral_refused_for_identifying_details_leaves_no_copy_in_prefect(dr
 
     stored = asyncio.run(parameters())["referral"]
     assert "HP19" not in str(stored)
-    assert stored["outline"].startswith("[removed") and stored["agency_reference"] == "FLOW-POSTCODE"
+    assert stored["outline"].startswith("[removed") and stored["agency_reference"].startswith("[removed")
+    assert stored["dsl_consulted"] is True
 
 
 def test_the_deployment_offers_the_referral_as_a_form(deployment_id):
