@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
@@ -46,24 +47,28 @@ Handler = Callable[[argparse.Namespace, Edge], int]
 MAX_INPUT_BYTES = 1_000_000
 
 
-def read_text(path: Path) -> str:
-    """A person's file as text: UTF-8, with or without a byte-order mark; anything else is one clear line."""
+def read_text(path: Path | str, *, limit: int = MAX_INPUT_BYTES, again: str = "try again",
+              too_large: str = "a referral or an answer is a few KB") -> str:
+    """A person's file (``-``: standard input) as text: UTF-8, with or without a byte-order mark, up to
+    ``limit`` bytes; anything else is one clear line (``again`` says what to do once it is fixed)."""
     shown = shown_path(path)
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_INPUT_BYTES + 1)
+        if str(path) == "-":
+            data = sys.stdin.buffer.read(limit + 1)
+        else:
+            with Path(path).open("rb") as handle:
+                data = handle.read(limit + 1)
     except OSError as exc:
         raise UserError(f"Cannot read {shown}: {exc.strerror or type(exc).__name__}.") from None
-    if len(data) > MAX_INPUT_BYTES:
-        raise UserError(f"{shown} is larger than {MAX_INPUT_BYTES // 1_000_000} MB; a referral or an answer "
-                        "is a few KB.")
+    if len(data) > limit:
+        raise UserError(f"{shown} is larger than {limit // 1_000_000} MB; {too_large}.")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UserError(f"{shown} is UTF-16 text; save it as UTF-8 and try again.")
+        raise UserError(f"{shown} is not UTF-8 text (it is UTF-16); save it as UTF-8 and {again}.")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UserError(f"{shown} is not UTF-8 text (byte {exc.start + 1} cannot be read); "
-                        "save it as UTF-8 and try again.") from None
+                        f"save it as UTF-8 and {again}.") from None
 
 
 def _refuse_constant(name: str) -> Any:
@@ -98,7 +103,7 @@ def read_json_object(path: Path) -> dict[str, Any]:
     return value
 
 
-def shown_path(path: Path) -> str:
+def shown_path(path: Path | str) -> str:
     """A path as a refusal may show it: bounded, printable (the path is the person's own, but may be long)."""
     text = str(path)
     text = "".join(ch if ch.isprintable() else "?" for ch in text)
@@ -120,6 +125,13 @@ def parse_date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"{text} is outside {EARLIEST.isoformat()}..{LATEST.isoformat()}; "
                                          "check the year")
     return day
+
+
+def working_days(text: str) -> int:
+    """A count of working days: a whole number from 0 to 2000 (about eight years)."""
+    if not re.fullmatch(r"[0-9]{1,4}", text) or int(text) > 2000:
+        raise argparse.ArgumentTypeError("give a whole number of working days from 0 to 2000")
+    return int(text)
 
 
 _REVIEW_REFERENCE = re.compile(r"^[A-Z0-9]{1,20}-[0-9]{4}-[0-9]{4,6}$")

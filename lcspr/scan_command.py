@@ -18,9 +18,8 @@ import argparse
 import bisect
 import re
 import sys
-from pathlib import Path
 
-from lcspr.console import Edge, SubParsers, UserError
+from lcspr.console import Edge, SubParsers, UserError, read_text
 from models.identifiers import Finding, scan
 
 # A report is tens of pages; anything far larger is not what this is for (and is read whole).
@@ -43,7 +42,7 @@ def cmd_scan(args: argparse.Namespace, edge: Edge) -> int:  # edge unused: no re
     for name in args.files:
         shown = _shown(name)
         try:
-            text = read_utf8(name)
+            text = read_text(name, limit=MAX_BYTES, again="scan it again", too_large="scan it in parts")
         except UserError as exc:
             print(f"lcspr scan: {exc}", file=sys.stderr)
             unreadable += 1
@@ -59,28 +58,6 @@ def cmd_scan(args: argparse.Namespace, edge: Edge) -> int:  # edge unused: no re
     if scanned:  # a lone unreadable file has said all there is in its one line
         print(summary(total, with_findings, scanned, unreadable), file=sys.stderr)
     return 1 if unreadable else 2 if total else 0
-
-
-def read_utf8(name: str) -> str:
-    """The text of a file (``-``: standard input), UTF-8 with or without a byte-order mark."""
-    shown = _shown(name)
-    try:
-        if name == "-":
-            data = sys.stdin.buffer.read(MAX_BYTES + 1)
-        else:
-            with Path(name).open("rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
-    except OSError as exc:
-        raise UserError(f"Cannot read {shown}: {exc.strerror or type(exc).__name__}.") from None
-    if len(data) > MAX_BYTES:
-        raise UserError(f"{shown} is larger than {MAX_BYTES // 1_000_000} MB; scan it in parts.")
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UserError(f"{shown} is not UTF-8 text (it is UTF-16); save it as UTF-8 and scan it again.")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise UserError(f"{shown} is not UTF-8 text (byte {exc.start + 1} cannot be read); "
-                        "save it as UTF-8 and scan it again.") from None
 
 
 def excerpt(text: str, finding: Finding) -> str:

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from lcspr.console import Edge, SubParsers, parse_date, table
+from lcspr.console import Edge, SubParsers, parse_date, table, working_days
 from services import messages, queries, reconcile
 
 # ---------------------------------------------------------------- up
@@ -115,7 +115,7 @@ def add_workdays(sub: SubParsers) -> None:
                        ("before", "The Nth working day before DATE.")):
         w = wsub.add_parser(name, help=text)
         w.add_argument("date", type=parse_date)
-        w.add_argument("n", type=int)
+        w.add_argument("n", type=working_days, help="0 to 2000 working days.")
     p.set_defaults(handler=cmd_workdays)
 
 

@@ -22,7 +22,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -135,7 +135,7 @@ class System:
 
 
 @contextlib.contextmanager
-def start_system(home: Path, extra_env: Mapping[str, str] | None = None) -> Iterator[System]:
+def start_system(home: Path, extra_env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> Iterator[System]:
     port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LCSPR_"))}
     env.update({
@@ -149,7 +149,7 @@ def start_system(home: Path, extra_env: Mapping[str, str] | None = None) -> Iter
     with output.open("wb") as out:
         # The README's run command itself (its setup is a no-op once installed; it then execs `lcspr up`).
         process = subprocess.Popen(
-            [str(RUN)], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
+            [str(RUN), *args], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     system = System(home, f"http://127.0.0.1:{port}/api", env, process, output)

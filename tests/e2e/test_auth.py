@@ -12,9 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
-import os
 import re
-import signal
 import sqlite3
 import stat
 import subprocess
@@ -30,38 +28,15 @@ from cryptography.fernet import Fernet
 
 from lcspr.clock import SystemClock
 from lcspr.up import CLIENT_AUTH, ENCRYPTION_KEY, SERVER_AUTH, read_auth_file
-from tests.e2e.conftest import RUN, System, free_port, referral_file, wait_for
+from tests.e2e.conftest import System, referral_file, start_system, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 
-@contextlib.contextmanager
-def start_with_auth(home: Path) -> Iterator[System]:
-    """``./run --auth`` in ``home`` on free ports (as ``start_system``, with the flag); SIGINT afterwards."""
-    port, smtp_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LCSPR_"))}
-    env.update({"LCSPR_HOME": str(home), "LCSPR_API_URL": f"http://127.0.0.1:{port}/api",
-                "LCSPR_UI_URL": f"http://127.0.0.1:{port}", "LCSPR_SMTP_PORT": str(smtp_port)})
-    output = home / "up.out"
-    with output.open("wb") as out:
-        process = subprocess.Popen([str(RUN), "--auth"], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
-    system = System(home, f"http://127.0.0.1:{port}/api", env, process, output)
-    try:
-        yield system
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    with start_with_auth(tmp_path_factory.mktemp("lcspr-auth")) as running:
+    # `./run --auth` in a temporary home on free ports.
+    with start_system(tmp_path_factory.mktemp("lcspr-auth"), args=["--auth"]) as running:
         running.wait_until_up()  # GET /api/health: Prefect leaves it open for probes
         yield running
 

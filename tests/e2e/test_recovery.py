@@ -220,7 +220,7 @@ def test_a_review_recovers_when_the_server_is_killed_while_it_resumes(system):
     wait_for("the run to start resuming",
              lambda: system.run_state(flow_run_id).get("type") in ("PENDING", "RUNNING") or None,
              timeout=60, every=0.2)
-    server = system.child(r"prefect server start")
+    server = system.child(r"lcspr\.prefect_server server start")
     assert server is not None
     os.kill(server, signal.SIGKILL)
     wait_for("the server to be restarted and answer", lambda: system.api("/health"), timeout=120)

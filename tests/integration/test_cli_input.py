@@ -237,6 +237,17 @@ def test_clock_refuses_identifying_or_invisible_text_and_loose_dates(system, cap
                                     "--on", on, "--by", by, "--reason", "Criminal proceedings started."], secret)
 
 
+@HYPOTHESIS
+@given(args=st.one_of(
+    st.tuples(st.just("workdays"), st.sampled_from(["add", "before"]), BAD_ON, st.just("5")),
+    st.tuples(st.just("workdays"), st.just("add"), st.just("2026-03-02"),
+              st.sampled_from(["-1", "2001", "1e9", "99999999999999", "five", "5.0", "\u0665"])),
+    st.tuples(st.just("sweep"), st.just("--as-of"), BAD_ON),
+))
+def test_dates_and_counts_in_arguments_are_refused_in_one_line(system, capsys, args):
+    assert_refused(system, capsys, list(args))
+
+
 def test_status_piped_into_a_closed_reader_ends_quietly(system, monkeypatch, capsys):
     class Closed:
         def write(self, _: str) -> int:
