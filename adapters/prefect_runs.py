@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -31,6 +31,7 @@ from prefect.states import Scheduled
 
 from adapters.processes import descendants
 from models.errors import Refused, Unavailable
+from models.run_tags import retagged
 from models.runs import REPAIR, Process, RunView, step_of_wait, wait_key
 
 T = TypeVar("T")
@@ -222,6 +223,17 @@ class PrefectRuns:
 
     def rename(self, flow_run_id: str, name: str) -> None:
         retry_unavailable(lambda: self.client.update_flow_run(UUID(flow_run_id), name=name))
+
+    def retag(self, flow_run_id: str, tags: Sequence[str]) -> bool:
+        """Read the run's tags, then write them with ours replaced, only if that changes them
+        (``update_flow_run(tags=...)`` replaces the whole list, so the others are written back)."""
+        run_id = UUID(flow_run_id)
+        current = retry_unavailable(lambda: self.client.read_flow_run(run_id)).tags
+        wanted = retagged(current, tags)
+        if wanted is None:
+            return False
+        retry_unavailable(lambda: self.client.update_flow_run(run_id, tags=wanted))
+        return True
 
     def replace_parameters(self, flow_run_id: str, parameters: Mapping[str, Any]) -> None:
         retry_unavailable(lambda: self.client.update_flow_run(UUID(flow_run_id), parameters=dict(parameters)))

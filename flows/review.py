@@ -45,9 +45,19 @@ from tasks.review import (
     record_refusal,
     redact_refused_referral,
     register_referral,
+    retag_flow_run,
 )
 
 _forms: dict[type[StepInput], type[RunInput]] = {}
+
+# The name of a run whose referral was refused: no reference was issued, and its own words may
+# identify the child, so the name says only what happened.
+REFUSED_RUN_NAME = "Refused referral"
+
+
+def repeat_run_name(reference: str) -> str:
+    """The name of a run started for a referral already under review, so the list says which."""
+    return f"{reference} (repeat referral)"
 
 
 def describe_step(reference: str, step: OpenStep) -> str:
@@ -57,7 +67,7 @@ def describe_step(reference: str, step: OpenStep) -> str:
             r.removeprefix("agency-") for r in step.asked_of.split(","))
     else:
         asked = describe_role(step.asked_of)
-    due = f"**{step.due.isoformat()}**" if step.due else "no statutory due date"
+    due = f"**{step.due.isoformat()}**" if step.due else "no statutory deadline; please answer as soon as you can"
     lines = [
         f"### {step.title} — {reference}",
         "",
@@ -112,13 +122,19 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
             # The reason names the field and the kind of problem, never the text.
             logger.error("Referral refused: %s", registered.reason)
             await redact_refused_referral(app, flow_run_id, referral)
+            await name_flow_run(app, flow_run_id, REFUSED_RUN_NAME)
             return Failed(message=f"Referral refused: {registered.reason}")
         referred = registered
         reference = referred.reference
         driver = await attach_flow_run(app, reference, flow_run_id)
         if driver != flow_run_id:
+            await name_flow_run(app, flow_run_id, repeat_run_name(reference))
             return Completed(message=f"Already under review as {reference} (flow run {driver}).")
         await name_flow_run(app, flow_run_id, reference)
+        # Tags say where the review stands (stage, route, RAG) in the UI's run list; set again at every
+        # start (each resume runs the body from the top, and the RAG moves with the days) and after
+        # every answer recorded.
+        await retag_flow_run(app, reference, flow_run_id)
 
         step = await read_open_step(app, reference)
         while step is not None:
@@ -142,6 +158,7 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
             if not outcome.accepted:
                 logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
                 await forget_refused_answer(app, flow_run_id, key)
+            await retag_flow_run(app, reference, flow_run_id)
             step = outcome.next_step
         logger.info("%s is closed.", reference)
         return Completed(message=f"{reference} closed.")

@@ -1,7 +1,7 @@
 """The ``lcspr`` command: refer a case, see where it stands, record decisions, run the system.
 
-The subcommands live in ``lcspr/review_commands.py``, ``lcspr/system_commands.py`` and
-``lcspr/scan_command.py``; each is
+The subcommands live in ``lcspr/review_commands.py``, ``lcspr/calendar_command.py``,
+``lcspr/system_commands.py`` and ``lcspr/scan_command.py``; each is
 ``(args, edge) -> exit code`` and calls one use case. :func:`main` builds the settings once
 (or takes them, as the tests do), wires the App from them on first use, and turns every error
 into one line and an exit code.
@@ -21,10 +21,11 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from pydantic import ValidationError
 
-from lcspr import review_commands, scan_command, system_commands
+from lcspr import calendar_command, review_commands, scan_command, system_commands
 from lcspr.console import Edge, Handler, Parser, UserError
 from lcspr.settings import Settings
 from models.errors import ConfigurationError, NotFound, Refused, Unavailable
@@ -37,10 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lcspr", description="Local Child Safeguarding Practice Reviews: the case register and its flows.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `up` first, then the review commands, then the rest of the system's (the order of --help).
-    for add in [system_commands.add_up, *review_commands.COMMANDS,
+    for add in [system_commands.add_up, *review_commands.COMMANDS, *calendar_command.COMMANDS,
                 *(c for c in system_commands.COMMANDS if c is not system_commands.add_up), *scan_command.COMMANDS]:
         add(sub)
     return parser
+
+
+# `up` points its children at Prefect itself; `scan` and `workdays` never touch it (nor create <home>).
+OWN_PREFECT_OR_NONE = {"up", "scan", "workdays"}
 
 
 def point_prefect_at(settings: Settings) -> None:
@@ -50,6 +55,8 @@ def point_prefect_at(settings: Settings) -> None:
     wanted = prefect_env(settings)
     for name in ("PREFECT_HOME", "PREFECT_API_URL", "PREFECT_SERVER_ANALYTICS_ENABLED", "PREFECT_UI_URL"):
         os.environ.setdefault(name, wanted[name])
+    # Prefect warns on import when its home cannot be created (a fresh machine has no <home> yet).
+    Path(os.environ["PREFECT_HOME"]).mkdir(parents=True, exist_ok=True)
     # The password `lcspr up --auth` wrote (settings.auth_path), for this installation's server only.
     os.environ.update(client_auth_env(settings, os.environ))
 
@@ -70,7 +77,7 @@ def main(argv: Iterable[str] | None = None, *, settings: Settings | None = None,
         return stop.code if isinstance(stop.code, int) else 2
     try:
         settings = settings or Settings()
-        if args.command != "up":
+        if args.command not in OWN_PREFECT_OR_NONE:
             point_prefect_at(settings)
         handler: Handler = args.handler
         return handler(args, Edge(settings, app))

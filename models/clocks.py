@@ -13,7 +13,7 @@ the caller can persist and audit. A change that breaks a rule raises
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
 from enum import StrEnum
@@ -300,6 +300,17 @@ class Clock:
                 f"{verb} on {on}, which is earlier."
             )
         return (*self.pauses[:-1], replace(open_pause, end=on))
+
+
+# The colours of a clock still running (a breached one runs on, red), from best to worst.
+RAG_COLOURS = ("green", "amber", "red")
+
+
+def worst_rag(clocks: Iterable[Clock], today: date, calendar: WorkingCalendar, amber_within: int = 5) -> str | None:
+    """The worst colour (:meth:`Clock.rag`) among the clocks still running on ``today``, or None if none
+    runs: a paused, met or stopped clock has no colour to add."""
+    colours = [rag for c in clocks if (rag := c.rag(today, calendar, amber_within)) in RAG_COLOURS]
+    return max(colours, key=RAG_COLOURS.index) if colours else None
 
 
 def _require_reason(reason: str, doing: str) -> None:

@@ -66,7 +66,8 @@ class Notice:
         context: dict[str, object] = {
             "reference": reference,
             "step": self.step,
-            "due": self.due.isoformat() if self.due else "no statutory due date",
+            # A step with no deadline: the templates say so in words, never "by <nothing>".
+            "due": self.due.isoformat() if self.due else "",
             "days_overdue": self.days_overdue,
             "escalated_from": self.escalated_from.replace("_", " "),
             "recipient_role": self.role,
@@ -125,7 +126,7 @@ def step_notices(reference: str, step: OpenStep, rules: Mapping[ClockKind, Clock
     the statutory messages quote them.
     """
     roles = [r for r in step.asked_of.split(",") if r]
-    notices = [Notice(key=f"{reference}:step:{step.key}:{role}", kind="step_opened", role=role,
+    notices = [Notice(key=_step_opened_key(reference, step, role), kind="step_opened", role=role,
                       step=step.title, due=step.due) for role in roles]
     statutory = STATUTORY_ON_OPEN.get(step.kind)
     if statutory and step.attempt == 1:
@@ -133,6 +134,20 @@ def step_notices(reference: str, step: OpenStep, rules: Mapping[ClockKind, Clock
                               role="business_unit", step=step.title, due=step.due,
                               final_report_working_days=_final_report_working_days(rules)))
     return notices
+
+
+def _step_opened_key(reference: str, step: OpenStep, role: str) -> str:
+    """The outbox key of the message telling ``role`` that ``step`` is open.
+
+    The agency-report step stays open, one occurrence per report received (and one attempt
+    per refused answer), each asking every agency still to report. An agency is asked for
+    its report once, when the terms of reference request it, so its key leaves out the
+    occurrence and attempt: the outbox then sends each agency's request once. Every other
+    step is announced again on each occurrence and after a refused answer.
+    """
+    if step.kind is StepKind.AGENCY_REPORT:
+        return f"{reference}:step:agency-report:{role}"
+    return f"{reference}:step:{step.key}:{role}"
 
 
 def _final_report_working_days(rules: Mapping[ClockKind, ClockRule]) -> int:

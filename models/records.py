@@ -145,3 +145,5 @@ class Claimed:
     subject: str
     text: str
     html: str
+    # The iCalendar (.ics text) to attach, if the message carries one (a step-opened email of a step with a due date).
+    ics: str | None = None

@@ -48,6 +48,11 @@ result; other services (chat, push) get the HTML, which Apprise converts to what
 one takes (Markdown or text). A URL with ``format=text`` gets our text part alone, and
 one asking for PGP (``pgp=sign`` or ``encrypt``) is refused: signing the text part and
 then adding an HTML part beside it would break the signature.
+
+A message with an iCalendar (``RenderedMessage.ics``: a step-opened email's due date, see
+``notifications/calendar.py``) goes as multipart/mixed: the text (and HTML) first, then the
+calendar as a ``text/calendar; method=PUBLISH`` attachment, base64 so its CRLF line ends
+arrive as RFC 5545 has them. Services that are not email get no attachment.
 """
 
 from __future__ import annotations
@@ -240,7 +245,22 @@ class _TextAndHtmlEmail(NotifyEmail):  # type: ignore[no-untyped-call]  # Notify
                 html.set_content(self.message.html, subtype="html", cte="quoted-printable")
                 mail.make_alternative()
                 mail.attach(html)  # type: ignore[arg-type]  # typeshed wants an EmailMessage; any MIMEPart is a subpart
+            if self.message.ics:
+                mail.make_mixed()
+                mail.attach(_calendar_part(self.message.ics))  # type: ignore[arg-type]  # as above
             yield prepared.recipient, prepared.to_addrs, mail.as_string()
+
+
+CALENDAR_FILENAME = "due-date.ics"
+
+
+def _calendar_part(ics: str) -> MIMEPart:
+    """An iCalendar as an email attachment; base64 keeps its bytes (CRLF line ends) exact."""
+    part = MIMEPart(policy=email.policy.default)
+    part.set_content(ics.encode("utf-8"), maintype="text", subtype="calendar", cte="base64",
+                     disposition="attachment", filename=CALENDAR_FILENAME,
+                     params={"method": "PUBLISH", "charset": "utf-8"})
+    return part
 
 
 _PLACEHOLDER = re.compile(r"\$\{(secret:)?([A-Za-z0-9_.-]+)\}")

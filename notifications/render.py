@@ -9,19 +9,31 @@ the review reference, the step, dates, roles, a link, the partnership's name and
 figures of its settings that a message quotes (never a hard-coded default). A key
 outside that list is refused, so a caller cannot slip a pseudonym or case text into a
 template by accident; a variable a template uses but the caller left out raises
-(``StrictUndefined``) instead of rendering as blank.
+(``StrictUndefined``) instead of rendering as blank. A step with no deadline has ``due``
+set to ``""``, and every template then says so in words rather than quoting a date.
+
+A message is rendered for its role when it is queued; if that role turns out to have no
+address when it is sent, it goes to the fallback role with :func:`for_forwarding`'s note
+on top of both bodies.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
 import jinja2
+from markupsafe import escape
+
+from models.roles import describe_role
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
+
+_BODY_TAG = re.compile(r"<body\b[^>]*>")
+_NOTE_STYLE = "border-left: 4px solid #d4351c; padding: 0.5em 1em; margin: 0 0 1em;"
 
 KINDS: tuple[str, ...] = (
     "step_opened",
@@ -57,6 +69,8 @@ class RenderedMessage:
     subject: str
     text: str
     html: str
+    # An iCalendar (.ics text) sent with it as a text/calendar attachment, or None (see notifications/calendar.py).
+    ics: str | None = None
 
 
 def render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
@@ -85,6 +99,31 @@ def render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
         text=env.get_template(f"{kind}.txt.j2").render(values).strip() + "\n",
         html=env.get_template(f"{kind}.html.j2").render(values).strip() + "\n",
     )
+
+
+def for_forwarding(message: RenderedMessage, meant_for: str) -> RenderedMessage:
+    """``message`` as sent to a fallback role because ``meant_for`` has no address.
+
+    It was rendered for ``meant_for`` when it was queued, so the note is added here, as
+    the first paragraph of both bodies: who it is for, and a request to forward it.
+    """
+    note = f"This message is for {_whom(meant_for)}, who has no address configured; please forward it to them."
+    paragraph = f'<p style="{_NOTE_STYLE}">{escape(note)}</p>'
+    html, found = _BODY_TAG.subn(lambda tag: f"{tag[0]}\n{paragraph}", message.html, count=1)
+    return RenderedMessage(
+        subject=message.subject,
+        text=f"{note}\n\n{message.text}",
+        # Every layout has a body tag; a bare fragment gets the note in front all the same.
+        html=html if found else f"{paragraph}\n{message.html}",
+        ics=message.ics,  # the attachment goes with it
+    )
+
+
+def _whom(role: str) -> str:
+    """A role as the note names it: "the independent author", "the agency thames valley police"."""
+    if role.startswith("agency-"):
+        return "the agency " + role.removeprefix("agency-").replace("-", " ")
+    return describe_role(role)
 
 
 @cache

@@ -12,7 +12,7 @@ message and before it was marked sent, when it goes again once its lease expires
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -20,7 +20,8 @@ from models.errors import LcsprError, NoRecipient
 from models.lifecycle import OpenStep, replay
 from models.notices import Notice, clock_notices, step_notices
 from models.records import Claimed
-from notifications.render import RenderedMessage, render
+from notifications.calendar import step_due_date, to_ics
+from notifications.render import RenderedMessage, for_forwarding, render
 from services.app import App
 from services.ports import Dispatcher, UnitOfWork
 
@@ -48,8 +49,9 @@ class SweepReport:
 
 
 def queue(uow: UnitOfWork, app: App, reference: str, notices: Iterable[Notice], flow_run_id: str | None,
-          now: datetime) -> list[str]:
-    """Render and queue each notice not yet in the outbox; the keys newly queued."""
+          now: datetime, ics: Mapping[str, str] | None = None) -> list[str]:
+    """Render and queue each notice not yet in the outbox; the keys newly queued. ``ics``: the
+    iCalendar to attach to a notice, by its key."""
     link = app.config.run_link(flow_run_id)
     new = []
     for notice in notices:
@@ -58,17 +60,27 @@ def queue(uow: UnitOfWork, app: App, reference: str, notices: Iterable[Notice], 
         message = render(notice.kind, notice.context(reference=reference, link=link,
                                                      partnership=app.config.partnership))
         if uow.outbox.add(notice.key, reference, notice.kind, notice.role, message.subject, message.text,
-                          message.html, now):
+                          message.html, now, ics=(ics or {}).get(notice.key)):
             new.append(notice.key)
     return new
 
 
 def queue_step_opened(uow: UnitOfWork, app: App, reference: str, step: OpenStep | None,
                       flow_run_id: str | None, now: datetime) -> list[str]:
-    """Tell whoever owes the step now open (and the business unit any statutory message)."""
+    """Tell whoever owes the step now open (and the business unit any statutory message).
+
+    A step with a due date sends it along as an iCalendar attachment of each step-opened email (the
+    event ``lcspr calendar`` writes for it, same UID). The .ics text is made here, with the message,
+    and kept in its outbox row: the row then holds the whole message, a retry sends the same bytes,
+    and delivery needs nothing but the row. The message keys are unchanged, so a step announced
+    already is not announced again."""
     if step is None:
         return []
-    return queue(uow, app, reference, step_notices(reference, step, app.config.policy.rules), flow_run_id, now)
+    notices = step_notices(reference, step, app.config.policy.rules)
+    due = step_due_date(reference, step, link=app.config.run_link(flow_run_id), calendar=app.config.policy.calendar)
+    ics = to_ics([due], stamp=now) if due else None
+    attached = {n.key: ics for n in notices if ics and n.kind == "step_opened"}
+    return queue(uow, app, reference, notices, flow_run_id, now, attached)
 
 
 def deliver(app: App, reference: str | None = None, batch: int = 25) -> DeliveryReport:
@@ -106,7 +118,7 @@ def deliver(app: App, reference: str | None = None, batch: int = 25) -> Delivery
 
 
 def _send(app: App, dispatcher: Dispatcher, message: Claimed) -> str | None:
-    rendered = RenderedMessage(message.subject, message.text, message.html)
+    rendered = RenderedMessage(message.subject, message.text, message.html, ics=message.ics)
     fallback = app.config.unrouted_fallback_role
     try:
         try:
@@ -114,8 +126,9 @@ def _send(app: App, dispatcher: Dispatcher, message: Claimed) -> str | None:
         except NoRecipient:
             if not fallback or fallback == message.role:
                 raise
-            # No address for this role (often a new agency): the business unit forwards it.
-            dispatcher.send(role=fallback, message=rendered)
+            # No address for this role (often a new agency): the business unit forwards it,
+            # and the message opens by saying whom it is for.
+            dispatcher.send(role=fallback, message=for_forwarding(rendered, message.role))
     except LcsprError as exc:
         return str(exc)
     return None

@@ -7,7 +7,7 @@ the in-memory fakes in ``tests/fakes.py``; :mod:`lcspr.bootstrap` wires the real
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from types import TracebackType
@@ -94,7 +94,9 @@ class Outbox(Protocol):
     def has(self, key: str) -> bool: ...
 
     def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
-            now: datetime) -> bool: ...
+            now: datetime, ics: str | None = None) -> bool:
+        """Queue a message unless its key is queued already (then False); ``ics``: an iCalendar to attach."""
+        ...
 
     def claim(self, due_by: datetime, at: datetime, worker: str, reference: str | None,
               batch: int) -> list[Claimed]: ...
@@ -147,6 +149,11 @@ class Runs(Protocol):
 
     # A review run's housekeeping of itself (the review flow's tasks).
     def rename(self, flow_run_id: str, name: str) -> None: ...
+
+    def retag(self, flow_run_id: str, tags: Sequence[str]) -> bool:
+        """Give the run ``tags`` as its tags of ours (``models.run_tags``), keeping every other tag it has;
+        write only if that changes something. True when it wrote."""
+        ...
 
     def replace_parameters(self, flow_run_id: str, parameters: Mapping[str, Any]) -> None: ...
 

@@ -1,4 +1,4 @@
-"""Queries for people: where a review stands, the open reviews, a review's audit trail and decisions."""
+"""Queries for people: where a review stands, the open reviews and their due dates, audit trails and decisions."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 from models.errors import LcsprError
 from models.lifecycle import OpenStep, Policy, Review, open_review, open_step, replay_steps
 from models.records import AuditCheck, AuditHead, AuditRecord, DecisionRecord, OutboxEntry, ReviewState, StoredReview
+from notifications.calendar import DueDate, clock_due_date, step_due_date
 from services.app import App
 from services.reviews import rebuild
 
@@ -106,6 +107,30 @@ def open_reviews(app: App, include_closed: bool = False) -> list[Row]:
         rows.append(Row(s.reference, review.referral.child_pseudonym, review.stage.value, step.key if step else "-",
                         step.due.isoformat() if step and step.due else "-", rag))
     return rows
+
+
+def due_dates(app: App, reference: str | None = None) -> list[DueDate]:
+    """The open due dates of every open review (or of one review), for ``lcspr calendar``.
+
+    The open step's due date, worded as the step and named by the clock that sets it, then each other
+    clock still counting: not met, stopped or paused (a paused clock has no due date until it resumes).
+    Overdue clocks are still open, so they stay."""
+    policy = app.config.policy
+    with app.uow() as uow:
+        references = [reference] if reference else [link.reference for link in uow.reviews.run_links()]
+        stored = [uow.reviews.get(ref) for ref in references]
+    found: list[DueDate] = []
+    for s in stored:
+        review = rebuild(app, s)
+        link = app.config.run_link(s.flow_run_id)
+        counting = {c.key: c for c in review.clocks if c.met_on is None and c.stopped_on is None and not c.is_paused}
+        step = open_step(review, policy)
+        step_date = step_due_date(s.reference, step, link=link, calendar=policy.calendar) if step else None
+        if step_date is not None and step_date.key in counting:
+            found.append(step_date)
+            del counting[step_date.key]
+        found += [clock_due_date(s.reference, c, link=link, calendar=policy.calendar) for c in counting.values()]
+    return found
 
 
 def decisions(app: App, reference: str) -> list[DecisionRecord]:

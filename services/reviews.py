@@ -1,9 +1,11 @@
-"""Reading a review: rebuild it from its decision log, or read what it waits on from the projection."""
+"""Reading a review: rebuild it from its decision log, read what it waits on from the projection, and
+show where it stands on the tags of its flow run."""
 
 from __future__ import annotations
 
 from models.lifecycle import OpenStep, Review, open_step, replay
 from models.records import StoredReview
+from models.run_tags import review_tags
 from services.app import App
 from services.ports import UnitOfWork
 
@@ -31,3 +33,22 @@ def waiting_on(app: App, reference: str) -> OpenStep | None:
         step = current_step(uow, app, reference)
         uow.commit()
     return step
+
+
+def run_tags(app: App, reference: str) -> tuple[str, ...]:
+    """The tags of ours the review's run should carry today (``models.run_tags``).
+
+    Rebuilt from the decision log, as ``lcspr status`` does, because the RAG needs the clocks as
+    values (``Clock.rag``); the stage and route it gives are the ones the projection holds.
+    """
+    with app.uow() as uow:
+        stored = uow.reviews.get(reference)
+    review = rebuild(app, stored)
+    return review_tags(review, app.clock.today(), app.config.policy.calendar, app.config.amber_within_working_days)
+
+
+def retag_run(app: App, reference: str, flow_run_id: str) -> bool:
+    """Bring the run's tags up to where the review stands in the register; True if they changed."""
+    tags = run_tags(app, reference)
+    with app.runs() as runs:
+        return runs.retag(flow_run_id, tags)

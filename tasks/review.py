@@ -8,6 +8,12 @@ Side-effect tasks persist their result under a cache key built from the flow run
 the task name and the inputs, never the source code: redeploying edited code while
 reviews wait must not make a recorded step run again. The register is idempotent by
 key as well, so even an uncached repeat changes nothing.
+
+Each task has two names. ``name`` is part of that cache key, so it must never change: renamed,
+every step a waiting review already recorded would run again after the upgrade. ``run_name`` is
+what the Prefect UI lists for each task run, in the users' words ("Record the answer to
+rapid-review-1"); a template over the task's parameters, naming only review references and step
+keys, never anything of the child (``tests/unit/test_task_configuration.py`` checks both).
 """
 
 from __future__ import annotations
@@ -51,14 +57,17 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def side_effect(name: str) -> Callable[[F], F]:
+def side_effect(name: str, run_name: str) -> Callable[[F], F]:
     """The decorator for a side-effect task: persisted result, run-scoped cache key, retries.
 
+    ``name`` is in the cache key: never change it (see the module docstring). ``run_name`` is
+    the task run's name in the UI, formatted by Prefect with the task's parameters.
     Typed as returning the function itself: a Task is called exactly like it.
     ``tests/unit/test_task_configuration.py`` reads these settings back from every task.
     """
     decorator = task(
         name=name,
+        task_run_name=run_name,
         cache_key_fn=run_scoped_key,
         persist_result=True,
         retries=SIDE_EFFECT_RETRIES,
@@ -68,9 +77,14 @@ def side_effect(name: str) -> Callable[[F], F]:
     return cast(Callable[[F], F], decorator)
 
 
-def read(name: str) -> Callable[[F], F]:
-    """The decorator for a read: never cached (the register is the truth), retried."""
-    decorator = task(name=name, cache_policy=NO_CACHE, retries=READ_RETRIES, retry_delay_seconds=READ_RETRY_DELAYS)
+def read(name: str, run_name: str) -> Callable[[F], F]:
+    """The decorator for a read: never cached (the register is the truth), retried.
+
+    Also for a write meant to be repeated each time (the run's tags follow today's RAG), as long
+    as a repeat is harmless.
+    """
+    decorator = task(name=name, task_run_name=run_name, cache_policy=NO_CACHE, retries=READ_RETRIES,
+                     retry_delay_seconds=READ_RETRY_DELAYS)
     return cast(Callable[[F], F], decorator)
 
 
@@ -82,7 +96,7 @@ class Refusal:
     reason: str
 
 
-@side_effect("register-referral")
+@side_effect("register-referral", "Register the referral")
 async def register_referral(app: App, referral: Referral) -> Referred | Refusal:
     """Open the review for a referral, or find the one it already opened; or say why it is refused."""
     try:
@@ -91,20 +105,30 @@ async def register_referral(app: App, referral: Referral) -> Referred | Refusal:
         return Refusal(refusal.reason)
 
 
-@side_effect("attach-flow-run")
+@side_effect("attach-flow-run", "Link this run to {reference}")
 async def attach_flow_run(app: App, reference: str, flow_run_id: str) -> str:
     """Record that this run drives the review and announce its open step; the run that drives it."""
     return referrals.attach_run(app, reference, flow_run_id)
 
 
-@side_effect("name-flow-run")
+@side_effect("name-flow-run", 'Name this run "{name}"')
 async def name_flow_run(app: App, flow_run_id: str, name: str) -> None:
-    """Name the run by the review reference (a run started from the UI gets a random name)."""
+    """Name the run by the review reference (a run started from the UI gets a random name), or say it
+    is a repeat or a refused referral. Only references and fixed words: the name is on every list."""
     with app.runs() as runs:
         runs.rename(flow_run_id, name)
 
 
-@side_effect("forget-refused-answer")
+@read("retag-flow-run", "Update tags")
+async def retag_flow_run(app: App, reference: str, flow_run_id: str) -> bool:
+    """Tag the run with where the review stands in the register (stage, route, RAG); True if they changed.
+
+    Never cached: the RAG moves with the days, and a retag that changes nothing writes nothing.
+    """
+    return reviews.retag_run(app, reference, flow_run_id)
+
+
+@side_effect("forget-refused-answer", "Forget the refused answer to {key}")
 async def forget_refused_answer(app: App, flow_run_id: str, key: str) -> None:
     """Delete Prefect's stored copy of a refused answer.
 
@@ -115,14 +139,14 @@ async def forget_refused_answer(app: App, flow_run_id: str, key: str) -> None:
         runs.forget_answer(flow_run_id, key)
 
 
-@read("choose-wait-key")
+@read("choose-wait-key", "Wait key for {step_key}")
 async def choose_wait_key(app: App, flow_run_id: str, step_key: str) -> str:
     """The key to wait on for the open step (``rapid-review-1-wait-2`` after a lost wait)."""
     with app.runs() as runs:
         return runs.wait_key(flow_run_id, step_key)
 
 
-@side_effect("redact-refused-referral")
+@side_effect("redact-refused-referral", "Blank a refused referral")
 async def redact_refused_referral(app: App, flow_run_id: str, referral: Any) -> None:
     """Blank a refused referral in the run's stored parameters (``models.referral.redacted``).
 
@@ -134,19 +158,19 @@ async def redact_refused_referral(app: App, flow_run_id: str, referral: Any) -> 
         runs.replace_parameters(flow_run_id, {"referral": redacted(referral)})
 
 
-@read("read-open-step")
+@read("read-open-step", "Read the open step")
 async def read_open_step(app: App, reference: str) -> OpenStep | None:
     """What the review waits on now, from the register's projection."""
     return reviews.waiting_on(app, reference)
 
 
-@side_effect("record-decision")
+@side_effect("record-decision", "Record the answer to {key}")
 async def record_decision(app: App, reference: str, key: str, payload: dict[str, Any]) -> Outcome:
     """Judge and record the answer; the step the review waits on next."""
     return answers.record_answer(app, reference, key, payload)
 
 
-@side_effect("record-refusal")
+@side_effect("record-refusal", "Record an unreadable answer to {key}")
 async def record_refusal(app: App, reference: str, key: str, reason: str) -> Outcome:
     """Record that the answer could not be read, so the step is asked again with the reason."""
     return answers.record_unreadable(app, reference, key, reason)

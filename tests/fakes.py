@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,6 +31,7 @@ from models.records import (
     StoredReview,
 )
 from models.referral import Referral
+from models.run_tags import retagged
 from models.runs import RunView, step_of_wait
 from models.workdays import WorkingCalendar
 from notifications.render import RenderedMessage
@@ -190,12 +191,12 @@ class FakeOutbox:
         return key in self.state.outbox
 
     def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
-            now: datetime) -> bool:
+            now: datetime, ics: str | None = None) -> bool:
         if key in self.state.outbox:
             return False
         mid = next(self._ids)
         entry = OutboxEntry(key, kind, role, subject, "pending", 0, "", now, None)
-        self.state.outbox[key] = _Message(mid, reference, entry, Claimed(mid, key, role, subject, text, html))
+        self.state.outbox[key] = _Message(mid, reference, entry, Claimed(mid, key, role, subject, text, html, ics))
         return True
 
     def _by_id(self, message_id: int) -> _Message | None:
@@ -292,6 +293,9 @@ class FakeRun:
     parameters: Mapping[str, Any]
     name: str
     answers: dict[str, Mapping[str, Any]] = field(default_factory=dict)
+    tags: list[str] = field(default_factory=list)
+    # How many times its tags were written (a retag that changes nothing writes nothing).
+    tag_writes: int = 0
 
 
 class FakeRuns:
@@ -341,6 +345,16 @@ class FakeRuns:
 
     def rename(self, flow_run_id: str, name: str) -> None:
         self.runs[flow_run_id].name = name
+
+    def retag(self, flow_run_id: str, tags: Sequence[str]) -> bool:
+        """Like the adapter: ours replaced, the others kept, written only when that changes them."""
+        self._up()
+        run = self.runs[flow_run_id]
+        wanted = retagged(run.tags, tags)
+        if wanted is None:
+            return False
+        run.tags, run.tag_writes = wanted, run.tag_writes + 1
+        return True
 
     def replace_parameters(self, flow_run_id: str, parameters: Mapping[str, Any]) -> None:
         self.runs[flow_run_id].parameters = parameters

@@ -32,13 +32,13 @@ class SqlOutbox:
         return self.s.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is not None
 
     def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
-            now: datetime) -> bool:
+            now: datetime, ics: str | None = None) -> bool:
         review_id = self.s.scalars(select(ReviewRow.id).where(ReviewRow.reference == reference)).one()
         try:
             # A concurrent sweep may insert the same key first: then theirs stands.
             with self.s.begin_nested():
                 self.s.add(OutboxMessage(
-                    key=key, review_id=review_id, kind=kind, role=role, subject=subject, text=text, html=html,
+                    key=key, review_id=review_id, kind=kind, role=role, subject=subject, text=text, html=html, ics=ics,
                     status="pending", attempts=0, last_error="", created_at=now, next_attempt_at=now, claimed_by="",
                 ))
         except IntegrityError:
@@ -58,7 +58,7 @@ class SqlOutbox:
         claimed = list(self.s.scalars(stmt))
         for m in claimed:
             m.claimed_by, m.claimed_until = worker, at + LEASE + SEND_TIMEOUT * len(claimed)
-        return [Claimed(m.id, m.key, m.role, m.subject, m.text, m.html) for m in claimed]
+        return [Claimed(m.id, m.key, m.role, m.subject, m.text, m.html, m.ics) for m in claimed]
 
     @staticmethod
     def _held_by(m: OutboxMessage, worker: str) -> bool:

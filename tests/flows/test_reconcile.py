@@ -182,12 +182,12 @@ def test_the_reconcile_flow_reports_every_open_review_and_a_dry_run_repairs_noth
 
 
 def test_a_redeploy_of_edited_code_does_not_repeat_a_recorded_side_effect(driver, register, monkeypatch):
-    """The cache key is the run, the task name and the inputs, never the source: an edited task body finds
-    the earlier result and does not run."""
+    """The cache key is the run, the task name and the inputs, never the source nor the task run's name: an
+    edited task body, shown under a new name, finds the earlier result and does not run."""
     run_id, ref = start(driver, register, "REC-REDEPLOY")
     calls: list[str] = []
 
-    @side_effect("register-referral")
+    @side_effect("register-referral", "Register the referral, as edited")
     async def edited_register_referral(app: App, referral: Any) -> Any:
         calls.append("ran again")  # a new version of the code: must not run for a recorded referral
         raise AssertionError("a recorded side effect ran again after a redeploy")

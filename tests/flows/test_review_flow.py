@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import FlowRun
 
+from services import queries
 from tests.conftest import make_referral
 from tests.flows import answers as A
 from tests.flows.conftest import RegisterReader, ReviewDriver
@@ -17,6 +21,41 @@ from tests.flows.conftest import RegisterReader, ReviewDriver
 def start(driver: ReviewDriver, register: RegisterReader, agency_reference: str, **referral: Any) -> tuple[UUID, str]:
     run_id = driver.start(make_referral(agency_reference=agency_reference, **referral))
     return run_id, register.reference(agency_reference)
+
+
+def read_run(run_id: UUID) -> FlowRun:
+    async def read() -> FlowRun:
+        async with get_client() as client:
+            return await client.read_flow_run(run_id)
+
+    return asyncio.run(read())
+
+
+def task_run_names(run_id: UUID, expected: set[str], within: float = 20.0) -> set[str]:
+    """The names of the run's task runs, once ``expected`` are among them (the server records task
+    runs from the events the engine sends, a moment after the run's body returned)."""
+
+    async def read() -> set[str]:
+        async with get_client() as client:
+            found = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+            return {t.name for t in found}
+
+    deadline = time.monotonic() + within
+    while not expected <= (names := asyncio.run(read())) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return names
+
+
+def standing(register: RegisterReader, ref: str) -> set[str]:
+    """Our tags as ``lcspr status`` implies them: stage, route, the worst RAG of the running clocks."""
+    status = queries.status(register.app, ref)
+    tags = {"lcspr", f"stage:{status['stage']}"}
+    if status["route"]:
+        tags.add(f"route:{status['route']}")
+    colours = [c["rag"] for c in status["clocks"] if c["rag"] in ("red", "amber", "green")]
+    if colours:
+        tags.add(f"rag:{max(colours, key=['green', 'amber', 'red'].index)}")
+    return tags
 
 
 def test_a_full_lcspr_runs_from_referral_to_closure(driver, register):
@@ -50,6 +89,46 @@ def test_the_flow_run_is_named_by_the_review_reference(driver, register):
             return (await client.read_flow_run(run_id)).name
 
     assert asyncio.run(name()) == ref
+
+
+def test_the_run_is_tagged_with_where_the_review_stands_and_its_task_runs_read_as_steps(
+        driver, register, deployment_id):
+    """The UI's run list filters by stage, route and RAG, and a run's task runs say what was done."""
+
+    async def create() -> FlowRun:
+        async with get_client() as client:
+            referral = make_referral(agency_reference="FLOW-TAGS").model_dump(mode="json")
+            return await client.create_flow_run_from_deployment(
+                deployment_id, parameters={"referral": referral}, tags=["team-b"])  # not ours: kept
+
+    run_id = asyncio.run(create()).id
+    assert driver.run_until_waiting(run_id) == "Suspended"
+    ref = register.reference("FLOW-TAGS")
+    tags = read_run(run_id).tags
+    assert "team-b" in tags and "stage:referred" in tags
+    assert set(tags) - {"team-b"} == standing(register, ref)
+    assert any(t.startswith("rag:") for t in tags) and not any(t.startswith("route:") for t in tags)
+
+    driver.answer(run_id, A.NOTIFIED)
+    tags = read_run(run_id).tags
+    assert "stage:rapid_review" in tags and "stage:referred" not in tags
+    assert set(tags) - {"team-b"} == standing(register, ref)
+
+    for answer in (A.RAPID_REVIEW, A.LCSPR):
+        driver.answer(run_id, answer)
+    tags = read_run(run_id).tags
+    assert {"team-b", "stage:informing_bodies", "route:lcspr"} <= set(tags)
+    assert set(tags) - {"team-b"} == standing(register, ref)
+    assert len(tags) == len(set(tags))
+
+    expected = {"Register the referral", f"Link this run to {ref}", f'Name this run "{ref}"', "Update tags",
+                "Read the open step", "Send pending messages", "Wait key for notification-1",
+                "Record the answer to notification-1", "Record the answer to chair-decision-1"}
+    names = task_run_names(run_id, expected)
+    assert expected <= names
+    # Not one left with Prefect's generated name (``read-open-step-fac``), none naming the child.
+    assert all(n[0].isupper() for n in names), sorted(names)
+    assert not any("Child" in n or "FLOW-TAGS" in n for n in names)
 
 
 @pytest.mark.parametrize(
@@ -149,6 +228,7 @@ def test_a_second_run_for_the_same_referral_does_not_open_a_second_review(driver
     run_id, ref = start(driver, register, "FLOW-DUP")
     second = driver.start(make_referral(agency_reference="FLOW-DUP"))
     assert driver.state(second).is_completed()
+    assert read_run(second).name == f"{ref} (repeat referral)"
     assert register.flow_run_id(ref) == str(run_id)
     assert register.references(include_closed=True).count(ref) == 1
     attached = [e.detail["flow_run_id"] for e in register.audit_trail(ref) if e.event == "flow_run_attached"]
@@ -182,6 +262,7 @@ def test_a_referral_refused_by_the_rules_fails_the_run_with_the_reason_and_write
     state = driver.state(run_id)
     assert state.is_failed()
     assert "Designated Safeguarding Lead" in state.message
+    assert read_run(run_id).name == "Refused referral"
     assert register.find("FLOW-NO-DSL") is None
 
 

@@ -7,7 +7,7 @@ import ipaddress
 import socket
 import ssl
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -25,9 +25,12 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from models.errors import ConfigurationError, DeliveryFailed
+from models.notices import Notice
 from notifications.dispatch import AppriseDispatcher, expand_placeholders, write_local_config
 from notifications.local_smtp import LocalOutbox, _AnyPortController
 from notifications.render import RenderedMessage, render
+from services import messages
+from tests.fakes import fake_app
 
 SENDER = "lcspr@localhost"
 ADDRESSES = {
@@ -366,3 +369,51 @@ def test_a_server_certificate_nobody_signed_is_refused_unless_the_url_says_verif
     with pytest.raises(DeliveryFailed, match="CERTIFICATE_VERIFY_FAILED"):
         AppriseDispatcher(config, environ={}).send(role="independent_chair", message=_message("independent_chair"))
     assert recorder.received == []
+
+
+def test_a_message_for_a_role_with_no_address_reaches_the_business_unit_asking_it_to_forward(
+    tmp_path: Path, outbox: LocalOutbox
+) -> None:
+    """The fallback of services.messages over real SMTP: both parts open with whom it is for."""
+    config = tmp_path / "apprise.yml"
+    write_local_config(config, smtp_host="127.0.0.1", smtp_port=outbox.port,
+                       addresses={"business_unit": ADDRESSES["business_unit"]}, sender=SENDER)
+    app = fake_app(date(2026, 3, 3))
+    app.dispatcher = lambda: AppriseDispatcher(config, environ={})
+    notice = Notice(key="LCSPR-2026-0001:step:chair-decision-1:independent_chair", kind="step_opened",
+                    role="independent_chair", step="Chair decision", due=None)
+    with app.uow() as uow:
+        messages.queue(uow, app, "LCSPR-2026-0001", [notice], "run-1", app.clock.now())
+        uow.commit()
+
+    report = messages.deliver(app)
+
+    assert (report.sent, report.failed) == ([notice.key], {})
+    [mail] = outbox.messages()
+    assert str(mail["To"]) == ADDRESSES["business_unit"]
+    assert str(mail["Subject"]) == "[LCSPR-2026-0001] Action needed: Chair decision"
+    [(_, text), (_, html)] = _parts(mail)
+    note = ("This message is for the Independent Chair (or the delegated safeguarding partners), "
+            "who has no address configured; please forward it to them.")
+    assert text.startswith(note + "\n\nReview LCSPR-2026-0001 has reached a new step: Chair decision.")
+    assert "No statutory deadline applies to this step; please answer as soon as you can." in " ".join(text.split())
+    assert "Sent to the independent chair role." in text
+    body = " ".join(html.split("<body", 1)[1].split(">", 1)[1].split())
+    assert body.startswith("<p") and body.split(">", 1)[1].startswith(note + "</p>")
+
+
+def test_a_message_for_a_role_with_an_address_carries_no_forwarding_note(
+    tmp_path: Path, outbox: LocalOutbox, dispatcher: AppriseDispatcher
+) -> None:
+    app = fake_app(date(2026, 3, 3))
+    app.dispatcher = lambda: dispatcher
+    notice = Notice(key="LCSPR-2026-0001:step:notification-1:business_unit", kind="step_opened",
+                    role="business_unit", step="Serious incident notification", due=date(2026, 3, 10))
+    with app.uow() as uow:
+        messages.queue(uow, app, "LCSPR-2026-0001", [notice], "run-1", app.clock.now())
+        uow.commit()
+
+    messages.deliver(app)
+
+    [mail] = outbox.messages()
+    assert "forward" not in mail.as_string()

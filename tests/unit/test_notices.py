@@ -14,7 +14,7 @@ from models.notices import Notice, clock_notices, clock_title, step_notices
 from models.reminders import DEFAULT_POLICIES
 from models.steps import SPECS, StepKind, step_key
 from models.workdays import WorkingCalendar
-from notifications.render import RenderedMessage, render
+from notifications.render import KINDS, RenderedMessage, render
 
 CALENDAR = WorkingCalendar()
 RULES: dict[ClockKind, ClockRule] = {
@@ -147,7 +147,69 @@ def test_a_notice_quoting_the_final_report_rule_carries_it_into_its_context() ->
     context = notice.context(reference="REF", link="", partnership="Test SCP")
 
     assert context["final_report_working_days"] == 12
-    assert context["due"] == "no statutory due date"
+    assert context["due"] == ""
     assert replace(notice, final_report_working_days=None).context(
         reference="REF", link="", partnership="Test SCP"
     ) == {k: v for k, v in context.items() if k != "final_report_working_days"}
+
+
+# ---------------------------------------------------------------- reading right (issue 13)
+
+
+def _agency_step(occurrence: int, asked_of: str, attempt: int = 1) -> OpenStep:
+    """The agency-report step as ``open_step`` gives it: asked of every agency still to report."""
+    return replace(_step(StepKind.AGENCY_REPORT), key=step_key(StepKind.AGENCY_REPORT, occurrence, attempt),
+                   occurrence=occurrence, attempt=attempt, asked_of=asked_of)
+
+
+POLICE, ICB = "agency-thames-valley-police", "agency-frimley-icb"
+
+
+def test_each_agency_hears_once_that_its_report_is_requested_not_again_when_another_reports() -> None:
+    requested = step_notices("LCSPR-2026-0001", _agency_step(1, f"{POLICE},{ICB}"), RULES)
+    after_police = step_notices("LCSPR-2026-0001", _agency_step(2, ICB), RULES)
+    after_refusal = step_notices("LCSPR-2026-0001", _agency_step(2, ICB, attempt=2), RULES)
+
+    assert [n.role for n in requested] == [POLICE, ICB]
+    assert len({n.key for n in requested}) == 2
+    keys = {n.role: n.key for n in requested}
+    # The outbox keeps one message per key, so the same key means the agency is not told again.
+    assert [n.key for n in after_police] == [keys[ICB]]
+    assert [n.key for n in after_refusal] == [keys[ICB]]
+
+
+def test_a_request_to_an_agency_is_keyed_by_review_and_agency() -> None:
+    [notice] = step_notices("LCSPR-2026-0001", _agency_step(3, POLICE), RULES)
+    assert notice.key == f"LCSPR-2026-0001:step:agency-report:{POLICE}"
+    [other] = step_notices("LCSPR-2026-0002", _agency_step(3, POLICE), RULES)
+    assert other.key != notice.key
+
+
+def test_other_steps_are_still_announced_again_after_a_refused_answer() -> None:
+    first = step_notices("LCSPR-2026-0001", _step(StepKind.RAPID_REVIEW), RULES)
+    again = step_notices("LCSPR-2026-0001", _step(StepKind.RAPID_REVIEW, attempt=2), RULES)
+    assert first[0].key != again[0].key
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_notice_without_a_due_date_never_reads_by_no_statutory_due_date(kind: str) -> None:
+    notice = Notice(key="k", kind=kind, role="independent_chair", step="Chair decision", due=None,
+                    days_overdue=2, escalated_from="safeguarding_partners", final_report_working_days=7)
+
+    message = _rendered(notice)
+
+    for part in (message.subject, message.text, message.html):
+        assert "statutory due date" not in part
+        assert "by no" not in part
+
+
+def test_a_step_with_no_due_date_opens_with_a_message_that_reads_naturally() -> None:
+    [notice] = step_notices("LCSPR-2026-0001", replace(_step(StepKind.CHAIR_DECISION), due=None), RULES)
+
+    message = _rendered(notice)
+
+    assert message.subject == "[LCSPR-2026-0001] Action needed: Chair decision"
+    assert _words(message.text).startswith(
+        "Review LCSPR-2026-0001 has reached a new step: Chair decision. "
+        "No statutory deadline applies to this step; please answer as soon as you can."
+    )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import jinja2
 import pytest
 
 from models.reminders import MessageLevel
-from notifications.render import CONTEXT_VARIABLES, KINDS, TEMPLATES_DIR, RenderedMessage, render
+from notifications.render import CONTEXT_VARIABLES, KINDS, TEMPLATES_DIR, RenderedMessage, for_forwarding, render
 
 CONTEXT: dict[str, object] = {
     "reference": "REF",
@@ -174,3 +176,105 @@ def test_inform_bodies_is_ready_to_send_to_dfe_ofsted_and_the_national_panel() -
 def test_final_report_to_bodies_states_the_partnerships_working_day_rule() -> None:
     text = render("final_report_to_bodies", CONTEXT).text
     assert "at least 7 working days before it is published" in _words(text)
+
+
+# ---------------------------------------------------------------- reading right (issue 13)
+
+NO_DUE: dict[str, object] = {**CONTEXT, "due": ""}
+# What a sentence reads like when an empty due date was dropped into it.
+GAPS = ("by ,", "by .", "by :", "()", " on and ", "by  ", "no statutory due date")
+
+
+def test_a_step_with_no_due_date_says_no_deadline_applies_instead_of_a_date() -> None:
+    message = render("step_opened", NO_DUE)
+
+    assert message.subject == "[REF] Action needed: Rapid Review outcome"
+    note = "No statutory deadline applies to this step; please answer as soon as you can."
+    assert note in _words(message.text)
+    assert note in _words(message.html)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_kind_leaves_a_gap_where_a_missing_due_date_would_go(kind: str) -> None:
+    message = render(kind, NO_DUE)
+
+    for part in _all_parts(message):
+        for gap in GAPS:
+            assert gap not in part, (gap, part)
+    assert not message.subject.endswith(" by")
+
+
+@pytest.mark.parametrize("kind", ["due_today", "overdue"])
+def test_the_business_unit_is_not_asked_to_tell_or_agree_with_the_business_unit(kind: str) -> None:
+    message = render(kind, {**CONTEXT, "recipient_role": "business_unit"})
+
+    for part in (_words(message.text), _words(message.html)):
+        assert "tell the business unit" not in part
+        assert "with the business unit" not in part
+        assert "agree an extension" in part
+
+
+@pytest.mark.parametrize("kind", ["due_today", "overdue"])
+def test_anyone_else_is_asked_to_agree_an_extension_with_the_business_unit(kind: str) -> None:
+    message = render(kind, {**CONTEXT, "recipient_role": "agency-thames-valley-police"})
+
+    for part in (_words(message.text), _words(message.html)):
+        assert "tell the business unit" in part or "with the business unit" in part
+
+
+FORWARD_NOTE = (
+    "This message is for the Independent Chair (or the delegated safeguarding partners), "
+    "who has no address configured; please forward it to them."
+)
+
+
+def test_a_message_rerouted_for_want_of_an_address_says_whom_it_is_for_in_both_parts() -> None:
+    message = render("step_opened", CONTEXT)
+
+    rerouted = for_forwarding(message, "independent_chair")
+
+    assert rerouted.subject == message.subject
+    assert rerouted.text == FORWARD_NOTE + "\n\n" + message.text
+    assert rerouted.html.startswith(message.html.split("<body")[0])
+    assert rerouted.html.replace(_html_note(rerouted.html), "", 1) == message.html
+    assert _words(_html_note(rerouted.html)).endswith(FORWARD_NOTE + "</p>")
+
+
+def test_a_rerouted_agency_message_names_the_agency() -> None:
+    rerouted = for_forwarding(render("reminder", CONTEXT), "agency-thames-valley-police")
+
+    first = rerouted.text.split("\n\n")[0]
+    assert first == ("This message is for the agency thames valley police, who has no address "
+                     "configured; please forward it to them.")
+    assert "the agency thames valley police" in rerouted.html
+
+
+def _html_note(html: str) -> str:
+    """The first paragraph after the opening body tag, with its line break."""
+    after_body = html.split("<body", 1)[1].split(">", 1)[1]
+    return after_body[: after_body.index("</p>") + len("</p>\n")].lstrip("\n")
+
+
+MARKUP = re.compile(r"\*\*|`|&[#a-zA-Z0-9]+;|<[a-zA-Z/!]")
+REALISTIC: dict[str, object] = {
+    **CONTEXT,
+    "reference": "LCSPR-2026-0001",
+    "step": "Agency report or chronology (thames valley police)",
+    "escalated_from": "business unit",
+    "partnership": "Bath & North East Somerset Safeguarding Children Partnership",
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("due", ["2026-04-21", ""])
+@pytest.mark.parametrize("role", ["business_unit", "independent_chair", "agency-thames-valley-police"])
+@pytest.mark.parametrize("rerouted", [False, True])
+def test_the_plain_text_parts_and_subject_carry_no_markup(kind: str, due: str, role: str, rerouted: bool) -> None:
+    message = render(kind, {**REALISTIC, "due": due, "recipient_role": role})
+    if rerouted:
+        message = for_forwarding(message, role)
+
+    for part in (message.subject, message.text):
+        assert MARKUP.search(part) is None, part
+    assert "Bath & North East Somerset" in message.text
+    assert "Bath &amp; North East Somerset" in message.html

@@ -6,7 +6,9 @@ A comment once swallowed every argument of the side-effect decorator (``task(  #
 
 from __future__ import annotations
 
+import inspect
 import re
+import string
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +24,9 @@ from tasks.review import SIDE_EFFECT_RETRIES, run_scoped_key
 
 ROOT = Path(__file__).resolve().parents[2]
 
+# The keys of these two tables are the tasks' names, which are part of their cache keys: a name changed
+# would make every step a waiting review already recorded run again after the upgrade. Change the run
+# name (``task_run_name``, what the UI lists), never these.
 # Every side effect of a review run: persisted, keyed by flow run + task name + inputs, retried.
 SIDE_EFFECTS = {
     "register-referral": tasks.review.register_referral,
@@ -36,6 +41,7 @@ SIDE_EFFECTS = {
 UNCACHED = {
     "read-open-step": tasks.review.read_open_step,
     "choose-wait-key": tasks.review.choose_wait_key,
+    "retag-flow-run": tasks.review.retag_flow_run,
     "deliver-messages": tasks.messages.deliver_messages,
     "sweep-clocks": tasks.messages.sweep_clocks,
     "reconcile-reviews": tasks.reconcile.reconcile_reviews,
@@ -72,6 +78,47 @@ def test_a_read_or_repeatable_task_is_never_cached_but_retries(name):
     assert t.cache_policy is NO_CACHE
     assert t.cache_key_fn is None
     assert t.retries >= 2
+
+
+# What each task run is called in the UI, for a review LCSPR-2026-0001 waiting on rapid-review-1.
+RUN_NAMES = {
+    "register-referral": "Register the referral",
+    "attach-flow-run": "Link this run to LCSPR-2026-0001",
+    "name-flow-run": 'Name this run "LCSPR-2026-0001"',
+    "retag-flow-run": "Update tags",
+    "read-open-step": "Read the open step",
+    "choose-wait-key": "Wait key for rapid-review-1",
+    "record-decision": "Record the answer to rapid-review-1",
+    "record-refusal": "Record an unreadable answer to rapid-review-1",
+    "forget-refused-answer": "Forget the refused answer to rapid-review-1",
+    "redact-refused-referral": "Blank a refused referral",
+    "deliver-messages": "Send pending messages",
+    "sweep-clocks": "Queue today's reminders and escalations",
+    "reconcile-reviews": "Repair stranded reviews",
+}
+# The only parameters a run name may show: a review reference, a step (or wait) key, the run's own
+# name (a reference or fixed words). Never the referral, an answer or a reason: they may identify a child.
+NAMEABLE = {"reference", "key", "step_key", "name"}
+EXAMPLE = {"reference": "LCSPR-2026-0001", "key": "rapid-review-1", "step_key": "rapid-review-1",
+           "name": "LCSPR-2026-0001", "flow_run_id": "0b5e", "app": None,
+           "referral": {"child_pseudonym": "Child A"}, "payload": {"rationale": "x"}, "reason": "why"}
+
+
+def test_every_task_run_is_named_in_the_users_words():
+    assert set(RUN_NAMES) == set(all_tasks())
+    for name, t in all_tasks().items():
+        assert isinstance(t.task_run_name, str), name
+        assert t.task_run_name.format(**EXAMPLE) == RUN_NAMES[name]
+
+
+@pytest.mark.parametrize("name", sorted(RUN_NAMES))
+def test_a_task_run_name_shows_only_references_and_step_keys(name):
+    t = all_tasks()[name]
+    assert isinstance(t.task_run_name, str)
+    fields = {f for _, f, _, _ in string.Formatter().parse(t.task_run_name) if f is not None}
+    # A bare field name each: no attribute or index access ("{referral.child_pseudonym}") either.
+    assert fields <= NAMEABLE
+    assert fields <= set(inspect.signature(t.fn).parameters)
 
 
 def test_the_run_scoped_key_ignores_the_source_code_and_the_app():

@@ -1,0 +1,46 @@
+"""The tags a review's flow run carries, so the Prefect UI's run list can be filtered by them.
+
+Every review run is tagged ``lcspr``; ``stage:<stage>``, ``route:<route>`` (once the Chair chose
+one) and ``rag:<red|amber|green>`` (the worst colour of its clocks still running, while any runs)
+say where the review stands as the register has it. The run only carries a copy: the register is
+the truth, and the tags are computed from it again whenever the run records a decision or starts.
+
+Tags that are not ours (a deployment's, an operator's) are left on the run. Pure: no clock is
+read (``today`` is an argument) and nothing is called.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from models.clocks import worst_rag
+from models.lifecycle import Review
+from models.workdays import WorkingCalendar
+
+PRODUCT_TAG = "lcspr"
+# The tags that say where a review stands: each replaced by the current one, never accumulated.
+STANDING_PREFIXES = ("stage:", "route:", "rag:")
+
+
+def review_tags(review: Review, today: date, calendar: WorkingCalendar, amber_within: int = 5) -> tuple[str, ...]:
+    """The tags of ours the review's run should carry on ``today``. No child detail can get in: only
+    the stage, the route and a colour."""
+    tags = [PRODUCT_TAG, f"stage:{review.stage.value}"]
+    if review.route is not None:
+        tags.append(f"route:{review.route.value}")
+    rag = worst_rag(review.clocks, today, calendar, amber_within)
+    if rag is not None:
+        tags.append(f"rag:{rag}")
+    return tuple(tags)
+
+
+def is_ours(tag: str) -> bool:
+    return tag == PRODUCT_TAG or tag.startswith(STANDING_PREFIXES)
+
+
+def retagged(current: Sequence[str], ours: Iterable[str]) -> list[str] | None:
+    """The run's tags with ours replaced by ``ours`` and every other kept (in its order, then ours);
+    None when that changes nothing, so a run already up to date is not written."""
+    wanted = list(dict.fromkeys([t for t in current if not is_ours(t)] + list(ours)))
+    return None if set(wanted) == set(current) else wanted
