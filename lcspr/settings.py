@@ -3,7 +3,7 @@
 Built at the edge (the CLI, ``lcspr up``, the flows' entry points in
 ``lcspr/entrypoints.py``, a test) and turned into the App by ``lcspr/bootstrap.py``;
 nothing below the edge reads the environment or sees this object. Every statutory clock length is a setting with the
-default from ``shared/domain.md``.
+default from ``shared/domain.md``, and so is the local target of every other step (``*_target_working_days``).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.clocks import DEFAULT_RULES, ClockKind, ClockRule, RuleUnit
 from models.lifecycle import Policy
-from models.reminders import DEFAULT_POLICIES, ReminderPolicy, Rung
-from models.roles import Role
+from models.reminders import DEFAULT_POLICIES, ReminderPolicy, escalation_ladder
 from models.workdays import WorkingCalendar
 
 DEFAULT_HOME = Path(".lcspr")
@@ -69,6 +68,58 @@ class Settings(BaseSettings):
     publication_months: int = 6
     deferral_review_working_days: int = 20
     stays_published_months: int = 12
+
+    # Local targets, not statutory: "expected within N working days" of the step opening, for the
+    # steps no law or guidance times, chased like the statutory clocks (ClockKind.*_TARGET). The
+    # defaults fit the steps after the decision into the six months publication is given (with one
+    # draft round and the 7 working days' notice, 112 of about 125 working days), in the order the
+    # BSCP practitioners' guide gives them.
+    chair_decision_target_working_days: int = Field(
+        default=10, ge=1,
+        description="Chair decision, from the rapid review: the Panel usually answers a rapid review "
+                    "in about two weeks, and the Chair decides on it and the partners' recommendation.",
+    )
+    author_appointment_target_working_days: int = Field(
+        default=10, ge=1,
+        description="Independent author appointed, from the bodies being informed: commissioning and "
+                    "a conflicts declaration in two weeks, so the review starts within a month of the decision.",
+    )
+    terms_of_reference_target_working_days: int = Field(
+        default=15, ge=1,
+        description="Terms of Reference signed off, from the author's appointment: a few weeks to "
+                    "agree scope, agencies, methodology and family involvement with the panel.",
+    )
+    engagement_target_working_days: int = Field(
+        default=20, ge=1,
+        description="Practitioner events held and the family's views sought, from the last agency "
+                    "report: as long as the agencies are given for their reports.",
+    )
+    draft_circulation_target_working_days: int = Field(
+        default=15, ge=1,
+        description="Each draft circulated to the panel, from the engagement (or the panel's request "
+                    "for changes): three weeks of writing per draft.",
+    )
+    final_report_target_working_days: int = Field(
+        default=10, ge=1,
+        description="Final report signed off by the partners, from the panel accepting a draft: one "
+                    "round, as long as the panel has for a draft (the publication clock still applies).",
+    )
+    learning_review_target_working_days: int = Field(
+        default=40, ge=1,
+        description="Reflective learning session or practice review completed, from the decision: "
+                    "scope, one session and the learning written up, in about two months.",
+    )
+    action_plan_target_working_days: int = Field(
+        default=20, ge=1,
+        description="Action plan agreed (its last action added), from publication or the learning "
+                    "review: a month, one sub group cycle.",
+    )
+    closure_target_working_days: int = Field(
+        default=40, ge=1,
+        description="Review closed with evidence of impact, from the last action completed: about "
+                    "two months, time for a re-audit to show the learning took hold.",
+    )
+
     amber_within_working_days: int = 5
 
     apprise_config: Path | None = Field(
@@ -143,18 +194,26 @@ class Settings(BaseSettings):
             ClockKind.PUBLICATION: ClockRule(months, self.publication_months),
             ClockKind.DEFERRAL_REVIEW: ClockRule(after, self.deferral_review_working_days),
             ClockKind.STAYS_PUBLISHED: ClockRule(months, self.stays_published_months),
+            ClockKind.CHAIR_DECISION_TARGET: ClockRule(after, self.chair_decision_target_working_days),
+            ClockKind.AUTHOR_APPOINTMENT_TARGET: ClockRule(after, self.author_appointment_target_working_days),
+            ClockKind.TERMS_OF_REFERENCE_TARGET: ClockRule(after, self.terms_of_reference_target_working_days),
+            ClockKind.ENGAGEMENT_TARGET: ClockRule(after, self.engagement_target_working_days),
+            ClockKind.DRAFT_CIRCULATION_TARGET: ClockRule(after, self.draft_circulation_target_working_days),
+            ClockKind.FINAL_REPORT_TARGET: ClockRule(after, self.final_report_target_working_days),
+            ClockKind.LEARNING_REVIEW_TARGET: ClockRule(after, self.learning_review_target_working_days),
+            ClockKind.ACTION_PLAN_TARGET: ClockRule(after, self.action_plan_target_working_days),
+            ClockKind.CLOSURE_TARGET: ClockRule(after, self.closure_target_working_days),
         })
         return rules
 
     def reminder_policies(self) -> dict[ClockKind, ReminderPolicy]:
-        ladder = (
-            Rung(self.escalate_after_working_days, (Role.BUSINESS_UNIT_MANAGER.value, Role.SUBGROUP_CHAIR.value)),
-            Rung(self.escalate_to_independent_chair_after_working_days, (Role.INDEPENDENT_CHAIR.value,)),
-        )
+        """The same reminders and ladder for every chased clock, local targets included."""
         policies = dict(DEFAULT_POLICIES)
         for kind, default in DEFAULT_POLICIES.items():
             if kind is ClockKind.STAYS_PUBLISHED:
                 continue
+            ladder = escalation_ladder(self.escalate_after_working_days,
+                                       self.escalate_to_independent_chair_after_working_days, default.owner_role)
             policies[kind] = replace(default, before=tuple(self.reminders_before_working_days), ladder=ladder,
                                      repeat_every=self.escalation_repeat_working_days)
         return policies

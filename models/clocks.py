@@ -1,4 +1,4 @@
-"""Statutory and configured clocks of a review, as immutable values.
+"""Statutory and configured clocks of a review, and the local targets of the other steps, as immutable values.
 
 A :class:`Clock` records *facts* (when it started, which rule applies, pauses,
 extensions, when it was met or stopped) and derives everything else (due date, state,
@@ -36,6 +36,36 @@ class ClockKind(StrEnum):
     DEFERRAL_REVIEW = "deferral_review"  # deferral recorded -> 20 wd (subject "deferral-N")
     STAYS_PUBLISHED = "stays_published"  # publication -> 12 calendar months
     ACTION = "action"  # fixed due date per action (subject "action-N")
+    # Local targets, not statutory: "expected within N working days" of the step opening, for
+    # the steps no law or guidance times. Each starts when its step opens and is met when the
+    # step is answered (``models.lifecycle.targets``); defaults and reasons: ``lcspr/settings.py``.
+    CHAIR_DECISION_TARGET = "chair_decision_target"  # rapid review done -> 10 wd
+    AUTHOR_APPOINTMENT_TARGET = "author_appointment_target"  # bodies informed -> 10 wd
+    TERMS_OF_REFERENCE_TARGET = "terms_of_reference_target"  # author appointed -> 15 wd
+    ENGAGEMENT_TARGET = "engagement_target"  # last agency report -> 20 wd
+    DRAFT_CIRCULATION_TARGET = "draft_circulation_target"  # engagement / changes asked -> 15 wd ("round-N")
+    FINAL_REPORT_TARGET = "final_report_target"  # draft accepted -> 10 wd
+    LEARNING_REVIEW_TARGET = "learning_review_target"  # chair decision -> 40 wd
+    ACTION_PLAN_TARGET = "action_plan_target"  # published / learning recorded -> 20 wd
+    CLOSURE_TARGET = "closure_target"  # last action completed -> 40 wd
+
+    @property
+    def is_local_target(self) -> bool:
+        """True for a partnership's own "expected within" target, False for a statutory or guidance clock."""
+        return self in LOCAL_TARGETS
+
+
+LOCAL_TARGETS: frozenset[ClockKind] = frozenset({
+    ClockKind.CHAIR_DECISION_TARGET,
+    ClockKind.AUTHOR_APPOINTMENT_TARGET,
+    ClockKind.TERMS_OF_REFERENCE_TARGET,
+    ClockKind.ENGAGEMENT_TARGET,
+    ClockKind.DRAFT_CIRCULATION_TARGET,
+    ClockKind.FINAL_REPORT_TARGET,
+    ClockKind.LEARNING_REVIEW_TARGET,
+    ClockKind.ACTION_PLAN_TARGET,
+    ClockKind.CLOSURE_TARGET,
+})
 
 
 class RuleUnit(StrEnum):
@@ -85,6 +115,15 @@ DEFAULT_RULES: Mapping[ClockKind, ClockRule] = MappingProxyType(
         ClockKind.DEFERRAL_REVIEW: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 20),
         ClockKind.STAYS_PUBLISHED: ClockRule(RuleUnit.CALENDAR_MONTHS, 12),
         ClockKind.ACTION: ClockRule(RuleUnit.FIXED, 0),
+        ClockKind.CHAIR_DECISION_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 10),
+        ClockKind.AUTHOR_APPOINTMENT_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 10),
+        ClockKind.TERMS_OF_REFERENCE_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 15),
+        ClockKind.ENGAGEMENT_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 20),
+        ClockKind.DRAFT_CIRCULATION_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 15),
+        ClockKind.FINAL_REPORT_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 10),
+        ClockKind.LEARNING_REVIEW_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 40),
+        ClockKind.ACTION_PLAN_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 20),
+        ClockKind.CLOSURE_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 40),
     }
 )
 

@@ -10,6 +10,10 @@ any free text of the case.
 Every figure a partnership can configure comes from its rules, never from a default
 written here: a clock's title quotes the clock's own rule, and the statutory messages
 quote the rules passed to :func:`step_notices`.
+
+A local target (``ClockKind.is_local_target``) is named as one in every message about it,
+its figure included: "Chair decision (local target: 10 working days)", so nobody reads a
+partnership's expectation as a statutory deadline.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from models.clocks import Clock, ClockKind, ClockRule, RuleUnit
+from models.clocks import DEFAULT_RULES, Clock, ClockKind, ClockRule, RuleUnit
 from models.errors import ConfigurationError
 from models.lifecycle import OpenStep
 from models.reminders import ReminderPolicy, messages_due
@@ -37,6 +41,17 @@ CLOCK_TITLES: Mapping[ClockKind, str] = {
     ClockKind.DEFERRAL_REVIEW: "Review of the publication deferral ({subject})",
     ClockKind.STAYS_PUBLISHED: "Report published for {rule}: it may now be withdrawn",
     ClockKind.ACTION: "Action plan: {subject}",
+    # Local targets say so, with their figure, wherever they are named: they are a
+    # partnership's expectation, not a statutory deadline.
+    ClockKind.CHAIR_DECISION_TARGET: "Chair decision (local target: {rule})",
+    ClockKind.AUTHOR_APPOINTMENT_TARGET: "Independent author appointed (local target: {rule})",
+    ClockKind.TERMS_OF_REFERENCE_TARGET: "Terms of Reference sign-off (local target: {rule})",
+    ClockKind.ENGAGEMENT_TARGET: "Practitioner and family engagement (local target: {rule})",
+    ClockKind.DRAFT_CIRCULATION_TARGET: "Draft report circulated, {subject} (local target: {rule})",
+    ClockKind.FINAL_REPORT_TARGET: "Final report sign-off (local target: {rule})",
+    ClockKind.LEARNING_REVIEW_TARGET: "Learning review completed (local target: {rule})",
+    ClockKind.ACTION_PLAN_TARGET: "Action plan agreed (local target: {rule})",
+    ClockKind.CLOSURE_TARGET: "Review closure (local target: {rule})",
 }
 
 # Statutory messages that go to the business unit, ready to send, when these steps open.
@@ -126,14 +141,32 @@ def step_notices(reference: str, step: OpenStep, rules: Mapping[ClockKind, Clock
     the statutory messages quote them.
     """
     roles = [r for r in step.asked_of.split(",") if r]
+    title = step_title(step, rules)
     notices = [Notice(key=_step_opened_key(reference, step, role), kind="step_opened", role=role,
-                      step=step.title, due=step.due) for role in roles]
+                      step=title, due=step.due) for role in roles]
     statutory = STATUTORY_ON_OPEN.get(step.kind)
     if statutory and step.attempt == 1:
         notices.append(Notice(key=f"{reference}:statutory:{statutory}:business_unit", kind=statutory,
                               role="business_unit", step=step.title, due=step.due,
                               final_report_working_days=_final_report_working_days(rules)))
     return notices
+
+
+def step_title(step: OpenStep, rules: Mapping[ClockKind, ClockRule]) -> str:
+    """The step in words; when its due date is a local target's, saying so with the target's figure
+    ("Chair decision (local target: 10 working days)"), as that target's reminders will."""
+    kind = _clock_kind(step.clock_key)
+    if kind is None or not kind.is_local_target:
+        return step.title
+    return f"{step.title} (local target: {rule_length(rules.get(kind, DEFAULT_RULES[kind]))})"
+
+
+def _clock_kind(clock_key: str) -> ClockKind | None:
+    """The kind of the clock with this key ('rapid_review', 'draft_circulation_target:round-2')."""
+    try:
+        return ClockKind(clock_key.split(":", 1)[0])
+    except ValueError:
+        return None
 
 
 def _step_opened_key(reference: str, step: OpenStep, role: str) -> str:

@@ -12,7 +12,8 @@ For one clock, in working days relative to its due date (defaults)::
     due-5  due-1  due       due+1     due+2 ...  due+5        due+10  due+15 ...
     before before due_today overdue-1 overdue-2  overdue-5    ...
                             rung-1: business unit manager, sub group chair
-                                                 rung-5: independent chair
+                                                 rung-5: independent chair (the safeguarding
+                                                 partners for the chair's own decision)
                                                               rung-10 rung-15: repeats
 
 Conventions, stated once here:
@@ -60,10 +61,24 @@ class Rung:
     roles: tuple[str, ...]
 
 
-_DEFAULT_LADDER = (
-    Rung(1, (Role.BUSINESS_UNIT_MANAGER.value, Role.SUBGROUP_CHAIR.value)),
-    Rung(5, (Role.INDEPENDENT_CHAIR.value,)),
-)
+def escalation_ladder(first_after: int = 1, chair_after: int = 5, owner_role: str = "") -> tuple[Rung, ...]:
+    """The ladder every chased clock climbs: the business unit manager and the sub group chair
+    ``first_after`` working days overdue, the Independent Chair ``chair_after``.
+
+    Nobody is escalated to about their own step: a clock the Independent Chair owns (the
+    chair decision's local target) climbs to the safeguarding partners instead, whose
+    decision it is in law.
+    """
+    top = Role.INDEPENDENT_CHAIR.value
+    if owner_role == top:
+        top = Role.SAFEGUARDING_PARTNERS.value
+    return (
+        Rung(first_after, (Role.BUSINESS_UNIT_MANAGER.value, Role.SUBGROUP_CHAIR.value)),
+        Rung(chair_after, (top,)),
+    )
+
+
+_DEFAULT_LADDER = escalation_ladder()
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,18 @@ DEFAULT_POLICIES: Mapping[ClockKind, ReminderPolicy] = MappingProxyType(
             repeat_every=0,
         ),
         ClockKind.ACTION: ReminderPolicy(AGENCY_OWNER),
+        # Local targets: chased like the statutory clocks, each by the role its step is asked of.
+        ClockKind.CHAIR_DECISION_TARGET: ReminderPolicy(
+            Role.INDEPENDENT_CHAIR.value, ladder=escalation_ladder(owner_role=Role.INDEPENDENT_CHAIR.value)
+        ),
+        ClockKind.AUTHOR_APPOINTMENT_TARGET: ReminderPolicy(Role.BUSINESS_UNIT.value),
+        ClockKind.TERMS_OF_REFERENCE_TARGET: ReminderPolicy(Role.PANEL_CHAIR.value),
+        ClockKind.ENGAGEMENT_TARGET: ReminderPolicy(Role.AUTHOR.value),
+        ClockKind.DRAFT_CIRCULATION_TARGET: ReminderPolicy(Role.AUTHOR.value),
+        ClockKind.FINAL_REPORT_TARGET: ReminderPolicy(Role.SAFEGUARDING_PARTNERS.value),
+        ClockKind.LEARNING_REVIEW_TARGET: ReminderPolicy(Role.SUBGROUP.value),
+        ClockKind.ACTION_PLAN_TARGET: ReminderPolicy(Role.PANEL_CHAIR.value),
+        ClockKind.CLOSURE_TARGET: ReminderPolicy(Role.SUBGROUP.value),
     }
 )
 

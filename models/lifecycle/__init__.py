@@ -12,13 +12,17 @@ How the parts fit (each imports only those above it)::
     state             Stage, Route, Review, OpenStep, Policy: the values
       │
     review_clocks     start, change, meet and stop the clocks a review holds
+      │
+    targets           TARGET_OF_STEP: the local target of each step no statutory
+      │               clock times; start_target, meet_target, target_key
       ├───────────────────────┬──────────────────────┐
     rules                   opening                clock_adjustment
     17 named rules:         open_review,           ClockAdjustment, adjust_clock:
     check + effect, RULES   open_step              pause, resume, extend
       └──────────┬────────────┘                      │
     decision     decide -> Accepted | Refused;       │
-                 apply_decision, refuse              │
+                 apply_decision (meets and starts    │
+                 targets), refuse                    │
                  └─────────────────┬─────────────────┘
     decision_log                LoggedDecision, replay: referral + log -> Review
 
@@ -51,10 +55,12 @@ from models.lifecycle.state import (
     Route,
     Stage,
 )
+from models.lifecycle.targets import TARGET_OF_STEP
 
 __all__ = [
     "RULES",
     "STEP_OF_STAGE",
+    "TARGET_OF_STEP",
     "Accepted",
     "Action",
     "AgencyRequest",

@@ -9,7 +9,7 @@ child) and changes nothing; ``refuse`` then records the refusal so the step is a
 again under the next attempt's key.
 
 ``apply_decision`` applies an accepted answer without judging it, which is how a
-replay of the log rebuilds a review.
+replay of the log rebuilds a review; it also meets and starts the steps' local targets.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from models.inputs import describe_validation_error, ensure_no_identifiers_in
 from models.lifecycle.opening import open_step
 from models.lifecycle.rules import RULES, Rule
 from models.lifecycle.state import Policy, Review
+from models.lifecycle.targets import meet_target, start_target
 from models.steps import SPECS, StepInput, StepKind, parse_step_key
 
 
@@ -79,8 +80,19 @@ def check_decision(review: Review, key: str, value: StepInput, today: date, poli
 
 
 def apply_decision(review: Review, rule: Rule, value: StepInput, policy: Policy) -> Review:
-    """The effect of an accepted decision (no checks: replays must not re-judge history)."""
-    after = rule.effect(review, value, policy)
+    """The effect of an accepted decision (no checks: replays must not re-judge history).
+
+    The answer meets the local target of the step it answers (``targets``) before the rule
+    applies, so a rule that stops every clock still running (closing the review) finds it met;
+    if the step stays open (the action plan takes one action per answer), its target runs on.
+    A step the answer opens starts its own target that day.
+    """
+    met = meet_target(review, value.decided_on)
+    after = rule.effect(met, value, policy)
+    if met is not review and after.stage is review.stage:
+        after = rule.effect(review, value, policy)  # pure: the same effect, the target still running
+    if after.stage is not review.stage:
+        after = start_target(after, policy, value.decided_on)
     if after.stage not in rule.to_stages:
         raise AssertionError(f"rule {rule.name} led to {after.stage}, outside {sorted(rule.to_stages)}")
     return replace(after, attempt=1, last_refusal="", step_opened_on=value.decided_on)

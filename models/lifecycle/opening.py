@@ -3,7 +3,8 @@
 The open step is derived, never stored: its kind comes from the stage, its occurrence
 from what the review already holds (agency reports received, draft rounds, actions),
 its attempt from the answers refused so far, and its due date from the clock that
-governs it under the ``Policy`` passed in.
+governs it under the ``Policy`` passed in: a statutory clock, or the step's local target
+(``targets``) where no statutory clock times it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from models.clocks import Clock, ClockKind
 from models.lifecycle.review_clocks import start_clock
 from models.lifecycle.state import STEP_OF_STAGE, OpenStep, Policy, Review, Stage
+from models.lifecycle.targets import target_key
 from models.referral import Referral
 from models.reminders import agency_role
 from models.steps import SPECS, StepKind, step_key
@@ -61,6 +63,10 @@ def _step_clock(review: Review, kind: StepKind, policy: Policy) -> str:
             StepKind.FINAL_REPORT_SENT: "final_report_to_bodies",
         }
         candidates = [c for c in review.clocks if c.key == by_step.get(kind)]
+    # A step no statutory clock times has its local target; the final report has both the
+    # publication clock and its target, and the one due first sets its date.
+    target = target_key(review)
+    candidates += [c for c in review.clocks if target and c.key == target]
     candidates.sort(key=lambda c: c.due(policy.calendar))
     return candidates[0].key if candidates else ""
 

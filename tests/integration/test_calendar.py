@@ -4,6 +4,7 @@ carries through real SMTP to the local outbox."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import date
 from email.message import EmailMessage
 from pathlib import Path
@@ -17,7 +18,7 @@ from models.reminders import Role
 from notifications.dispatch import AppriseDispatcher, write_local_config
 from notifications.local_smtp import LocalOutbox
 from notifications.render import RenderedMessage
-from services import answers, messages, referrals
+from services import answers, messages, referrals, reviews
 from services.app import App
 from tests.conftest import make_referral
 from tests.fakes import FrozenClock
@@ -144,20 +145,41 @@ def test_a_step_opened_email_carries_the_steps_due_date_as_a_calendar_attachment
     assert body is not None and app.config.run_link("run-1") in body.get_content()
 
 
-def test_a_step_with_no_due_date_sends_its_email_without_a_calendar(app: App, mailbox: LocalOutbox) -> None:
+def test_a_step_timed_by_a_local_target_sends_its_target_as_a_calendar_event(app: App, mailbox: LocalOutbox) -> None:
     referrals.register_referral(app, make_referral())
     referrals.attach_run(app, FIRST, "run-1")
     answer(app, FIRST, "notification-1", A.NOTIFIED)
-    answer(app, FIRST, "rapid-review-1", A.RAPID_REVIEW)  # opens the Chair's decision: no clock, no due date
+    answer(app, FIRST, "rapid-review-1", A.RAPID_REVIEW)  # opens the Chair's decision: a local target
 
     messages.deliver(app)
 
     to = {str(m["To"]): m for m in mailbox.messages()}  # each step is asked of one role here
-    chair = to["independent_chair@p.test"]
-    assert chair.get_content_type() == "multipart/alternative"
-    assert _calendar_parts(chair) == []
+    # 10 working days from Fri 20 Mar 2026, Good Friday and Easter Monday skipped.
+    [ics] = _calendar_parts(to["independent_chair@p.test"])
+    assert {uid: day for uid, (day, _, _) in events(ics).items()} == {
+        f"{FIRST}-chair_decision_target@lcspr": date(2026, 4, 7)}
     [ics] = _calendar_parts(to["safeguarding_partners@p.test"])
     assert [day for day, _, _ in events(ics).values()] == [date(2026, 3, 26)]
+
+
+def test_a_step_with_no_due_date_sends_its_email_without_a_calendar(app: App, mailbox: LocalOutbox) -> None:
+    """Every step the lifecycle opens has a due date (a statutory clock or a local target), so the
+    step without one is made here by hand."""
+    referrals.register_referral(app, make_referral())
+    referrals.attach_run(app, FIRST, "run-1")
+    messages.deliver(app)
+    with app.uow() as uow:
+        step = reviews.current_step(uow, app, FIRST)
+        assert step is not None
+        undated = replace(step, key="notification-1-retry-2", attempt=2, due=None, clock_key="")
+        messages.queue_step_opened(uow, app, FIRST, undated, "run-1", app.clock.now())
+        uow.commit()
+
+    assert messages.deliver(app).sent == [f"{FIRST}:step:notification-1-retry-2:business_unit"]
+
+    undated_mail = mailbox.messages()[-1]
+    assert undated_mail.get_content_type() == "multipart/alternative"
+    assert _calendar_parts(undated_mail) == []
 
 
 def test_an_email_url_asking_for_plain_text_gets_the_text_and_the_calendar(tmp_path: Path) -> None:

@@ -363,6 +363,19 @@ def test_a_whole_lcspr_swept_every_day_sends_nothing_twice_and_nothing_after_a_c
     # Steps answered on time got their reminders and nothing more.
     on_time = [m.key.removeprefix(f"{ref}:") for m in clock_messages if ":deferral_review:" not in m.key]
     assert on_time and all(":reminder:before-" in k for k in on_time), on_time
+    # The local targets (issue 13) are swept like the statutory clocks. Each started the day its step
+    # opened and was met the day it was answered, all within target here; the one message they add is
+    # the Chair's 5-working-day reminder (decision expected Tue 7 Apr after Easter, taken on Wed 1 Apr).
+    targets = [c for c in review.clocks if c.kind.is_local_target]
+    assert len(targets) == 9 and all(c.met_on is not None and c.stopped_on is None for c in targets)
+    step_of = {"chair_decision_target": "chair-decision-1", "author_appointment_target": "author-appointment-1",
+               "terms_of_reference_target": "terms-of-reference-1", "engagement_target": "engagement-1",
+               "draft_circulation_target:round-1": "draft-circulated-1",
+               "draft_circulation_target:round-2": "draft-circulated-2", "final_report_target": "final-report-1",
+               "action_plan_target": "action-1", "closure_target": "closure-1"}
+    assert {c.key: c.start for c in targets} == {key: opened_on[step] for key, step in step_of.items()}
+    target_messages = [(sent_on[m.key], m.key.removeprefix(f"{ref}:")) for m in clock_messages if "_target:" in m.key]
+    assert target_messages == [(date(2026, 3, 27), "chair_decision_target:reminder:before-5:independent_chair")]
     # The deferral review fell due on Tue 1 Sep (Mon 31 Aug is a bank holiday) and was answered on 15 Oct:
     # the sub group heard every working day overdue; the ladder climbed and repeated every 5 working days.
     deferral = [(sent_on[m.key], m.key.split(":", 3)[3]) for m in clock_messages if ":deferral_review:" in m.key]

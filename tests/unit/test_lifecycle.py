@@ -125,30 +125,31 @@ CLOSURE = answer(
     decided_on="2026-11-02", impact_evidence="Re-audit shows strategy meeting attendance at 98%."
 )
 
-# (open step key, answer, stage afterwards, clock the answer meets or "")
+# (open step key, answer, stage afterwards, clock the answer meets or ""): a statutory clock, or the
+# step's local target where none applies (issue 13)
 FULL_LCSPR: list[tuple[str, dict[str, Any], Stage, str]] = [
     ("notification-1", NOTIFIED, Stage.RAPID_REVIEW, "serious_incident_notification"),
     ("rapid-review-1", RAPID_REVIEW, Stage.AWAITING_DECISION, "rapid_review"),
-    ("chair-decision-1", LCSPR, Stage.INFORMING_BODIES, ""),
+    ("chair-decision-1", LCSPR, Stage.INFORMING_BODIES, "chair_decision_target"),
     ("inform-bodies-1", INFORMED, Stage.AUTHOR_APPOINTMENT, "inform_bodies"),
-    ("author-appointment-1", AUTHOR, Stage.TERMS_OF_REFERENCE, ""),
-    ("terms-of-reference-1", TOR, Stage.AGENCY_REPORTS, ""),
+    ("author-appointment-1", AUTHOR, Stage.TERMS_OF_REFERENCE, "author_appointment_target"),
+    ("terms-of-reference-1", TOR, Stage.AGENCY_REPORTS, "terms_of_reference_target"),
     ("agency-report-1", REPORT_POLICE, Stage.AGENCY_REPORTS, "agency_report:Thames Valley Police"),
     ("agency-report-2", REPORT_ICB, Stage.ENGAGEMENT, "agency_report:Frimley ICB"),
-    ("engagement-1", ENGAGEMENT, Stage.DRAFTING, ""),
-    ("draft-circulated-1", DRAFT_1, Stage.DRAFT_REVIEW, ""),
+    ("engagement-1", ENGAGEMENT, Stage.DRAFTING, "engagement_target"),
+    ("draft-circulated-1", DRAFT_1, Stage.DRAFT_REVIEW, "draft_circulation_target:round-1"),
     ("draft-review-1", CHANGES, Stage.DRAFTING, "draft_round:round-1"),
-    ("draft-circulated-2", DRAFT_2, Stage.DRAFT_REVIEW, ""),
+    ("draft-circulated-2", DRAFT_2, Stage.DRAFT_REVIEW, "draft_circulation_target:round-2"),
     ("draft-review-2", ACCEPTED, Stage.FINAL_REPORT, "draft_round:round-2"),
-    ("final-report-1", FINAL, Stage.SENDING_FINAL_REPORT, ""),
+    ("final-report-1", FINAL, Stage.SENDING_FINAL_REPORT, "final_report_target"),
     ("final-report-sent-1", SENT, Stage.PUBLICATION, "final_report_to_bodies"),
     ("publication-1", DEFERRED, Stage.PUBLICATION, ""),
     ("publication-2", PUBLISHED, Stage.ACTION_PLAN, "publication"),
     ("action-1", ACTION_1, Stage.ACTION_PLAN, ""),
-    ("action-2", ACTION_2, Stage.ACTION_MONITORING, ""),
+    ("action-2", ACTION_2, Stage.ACTION_MONITORING, "action_plan_target"),
     ("action-update-1", DONE_1, Stage.ACTION_MONITORING, "action:action-1"),
     ("action-update-2", DONE_2, Stage.CLOSURE, "action:action-2"),
-    ("closure-1", CLOSURE, Stage.CLOSED, ""),
+    ("closure-1", CLOSURE, Stage.CLOSED, "closure_target"),
 ]
 GOOD = {key: payload for key, payload, _, _ in FULL_LCSPR}
 

@@ -33,7 +33,8 @@ def _step(kind: StepKind, attempt: int = 1) -> OpenStep:
 
 
 def _rendered(notice: Notice) -> RenderedMessage:
-    return render(notice.kind, notice.context(reference="LCSPR-2026-0001", link="", partnership="Test SCP"))
+    context = notice.context(reference="LCSPR-2026-0001", link="", partnership="Test SCP")
+    return render(notice.kind, {**context, "portfolio_link": ""})
 
 
 def _words(text: str) -> str:
@@ -213,3 +214,70 @@ def test_a_step_with_no_due_date_opens_with_a_message_that_reads_naturally() -> 
         "Review LCSPR-2026-0001 has reached a new step: Chair decision. "
         "No statutory deadline applies to this step; please answer as soon as you can."
     )
+
+
+# ---------------------------------------------------------------- local targets (issue 13)
+
+
+def _target(kind: ClockKind, start: date, length: int, subject: str = "", owner: str = "") -> Clock:
+    return Clock(kind=kind, start=start, rule=ClockRule(RuleUnit.WORKING_DAYS_AFTER, length), subject=subject,
+                 owner_role=owner)
+
+
+def test_a_local_target_is_titled_as_one_with_its_own_figure() -> None:
+    chair = _target(ClockKind.CHAIR_DECISION_TARGET, date(2026, 3, 20), 10)
+    draft = _target(ClockKind.DRAFT_CIRCULATION_TARGET, date(2026, 6, 10), 12, subject="round-2")
+    assert clock_title(chair) == "Chair decision (local target: 10 working days)"
+    assert clock_title(draft) == "Draft report circulated, round 2 (local target: 12 working days)"
+
+
+@pytest.mark.parametrize("kind", list(ClockKind))
+def test_every_clock_is_titled_and_only_local_targets_say_local_target(kind: ClockKind) -> None:
+    clock = Clock(kind=kind, start=date(2026, 3, 2), rule=ClockRule(RuleUnit.WORKING_DAYS_AFTER, 7), subject="x-1")
+    title = clock_title(clock)
+    assert ("(local target: 7 working days)" in title) is kind.is_local_target
+    assert "statutory" not in title
+
+
+def test_a_local_targets_ladder_climbs_like_a_clocks_and_its_messages_say_local_target() -> None:
+    """The Chair's own decision is escalated to the safeguarding partners, not back to the Chair."""
+    chair = _target(ClockKind.CHAIR_DECISION_TARGET, date(2026, 6, 3), 10, owner="independent_chair")
+    due = chair.due(CALENDAR)
+    assert due == date(2026, 6, 17)
+
+    def sent(day: date) -> list[tuple[str, str, int]]:
+        return [(n.kind, n.role, n.days_overdue)
+                for n in clock_notices("LCSPR-2026-0001", [chair], day, CALENDAR, DEFAULT_POLICIES)]
+
+    assert sent(date(2026, 6, 10)) == [("reminder", "independent_chair", 0)]
+    assert sent(due) == [("due_today", "independent_chair", 0)]
+    assert sent(date(2026, 6, 18)) == [("overdue", "independent_chair", 1), ("escalation", "business_unit_manager", 1),
+                                       ("escalation", "subgroup_chair", 1)]
+    assert sent(date(2026, 6, 24)) == [("overdue", "independent_chair", 5),
+                                       ("escalation", "safeguarding_partners", 5)]
+    assert clock_notices("LCSPR-2026-0001", [chair.meet(date(2026, 6, 23))], date(2026, 6, 24), CALENDAR,
+                         DEFAULT_POLICIES) == []
+    [_, escalation] = clock_notices("LCSPR-2026-0001", [chair], date(2026, 6, 24), CALENDAR, DEFAULT_POLICIES)
+    message = _rendered(escalation)
+    assert "Chair decision (local target: 10 working days)" in message.subject
+    for part in (message.subject, message.text, message.html):
+        assert "statutory" not in part
+
+
+def test_a_step_timed_by_a_local_target_is_announced_as_one_with_the_partnerships_figure() -> None:
+    rules = {**RULES, ClockKind.CHAIR_DECISION_TARGET: ClockRule(RuleUnit.WORKING_DAYS_AFTER, 12)}
+    step = replace(_step(StepKind.CHAIR_DECISION), clock_key="chair_decision_target")
+    [notice] = step_notices("LCSPR-2026-0001", step, rules)
+    assert notice.step == "Chair decision (local target: 12 working days)"
+    assert _rendered(notice).subject == (
+        "[LCSPR-2026-0001] Action needed: Chair decision (local target: 12 working days) by 2026-03-09")
+    draft = replace(_step(StepKind.DRAFT_CIRCULATED), clock_key="draft_circulation_target:round-2")
+    assert step_notices("LCSPR-2026-0001", draft, rules)[0].step == (
+        "Draft report circulated (local target: 15 working days)")
+
+
+def test_a_step_timed_by_a_statutory_clock_is_announced_by_its_title_alone() -> None:
+    step = replace(_step(StepKind.RAPID_REVIEW), clock_key="rapid_review")
+    assert step_notices("LCSPR-2026-0001", step, RULES)[0].step == "Rapid Review outcome"
+    final = replace(_step(StepKind.FINAL_REPORT), clock_key="publication")  # the publication deadline came first
+    assert step_notices("LCSPR-2026-0001", final, RULES)[0].step == "Final report sign-off"

@@ -18,6 +18,7 @@ from models.reminders import (
     Role,
     Rung,
     agency_role,
+    escalation_ladder,
     messages_due,
 )
 from models.workdays import WorkingCalendar
@@ -49,7 +50,22 @@ EXPECTED_OWNER = {
     ClockKind.DEFERRAL_REVIEW: "subgroup",
     ClockKind.STAYS_PUBLISHED: "business_unit",
     ClockKind.ACTION: POLICE,
+    # Local targets: owned by whoever the step is asked of.
+    ClockKind.CHAIR_DECISION_TARGET: "independent_chair",
+    ClockKind.AUTHOR_APPOINTMENT_TARGET: "business_unit",
+    ClockKind.TERMS_OF_REFERENCE_TARGET: "panel_chair",
+    ClockKind.ENGAGEMENT_TARGET: "author",
+    ClockKind.DRAFT_CIRCULATION_TARGET: "author",
+    ClockKind.FINAL_REPORT_TARGET: "safeguarding_partners",
+    ClockKind.LEARNING_REVIEW_TARGET: "subgroup",
+    ClockKind.ACTION_PLAN_TARGET: "panel_chair",
+    ClockKind.CLOSURE_TARGET: "subgroup",
 }
+
+
+def _top_of_ladder(kind: ClockKind) -> str:
+    """Who hears last: the Independent Chair, or, about the Chair's own decision, the safeguarding partners."""
+    return "safeguarding_partners" if EXPECTED_OWNER[kind] == CHAIR else CHAIR
 
 
 def _owner_for(kind: ClockKind) -> str | None:
@@ -128,7 +144,7 @@ def test_each_kind_is_owned_by_the_role_the_domain_names(kind: ClockKind) -> Non
 
 @pytest.mark.parametrize("kind", CHASED_KINDS)
 def test_a_chased_clock_reminds_then_chases_daily_then_climbs_the_ladder(kind: ClockKind) -> None:
-    owner = EXPECTED_OWNER[kind]
+    owner, top = EXPECTED_OWNER[kind], _top_of_ladder(kind)
     # Wed 17 June 2026: no bank holidays anywhere near.
     sent = _sweeps(kind, date(2026, 6, 17), until=date(2026, 7, 1))
 
@@ -143,13 +159,13 @@ def test_a_chased_clock_reminds_then_chases_daily_then_climbs_the_ladder(kind: C
         ("2026-06-22", "overdue", "overdue-3", owner),
         ("2026-06-23", "overdue", "overdue-4", owner),
         ("2026-06-24", "overdue", "overdue-5", owner),
-        ("2026-06-24", "escalation", "rung-5", CHAIR),
+        ("2026-06-24", "escalation", "rung-5", top),
         ("2026-06-25", "overdue", "overdue-6", owner),
         ("2026-06-26", "overdue", "overdue-7", owner),
         ("2026-06-29", "overdue", "overdue-8", owner),
         ("2026-06-30", "overdue", "overdue-9", owner),
         ("2026-07-01", "overdue", "overdue-10", owner),
-        ("2026-07-01", "escalation", "rung-10", CHAIR),
+        ("2026-07-01", "escalation", "rung-10", top),
     ]
 
 
@@ -161,6 +177,14 @@ def test_escalations_name_the_owner_they_were_escalated_from(kind: ClockKind) ->
     assert all(m.escalated_from == EXPECTED_OWNER[kind] for m in escalations)
     assert all(m.days_overdue == 5 for m in messages)
     assert all(m.escalated_from == "" for m in messages if m.level is not ESC)
+
+
+def test_nobody_is_escalated_to_about_their_own_step() -> None:
+    """The Chair's own decision (its local target) climbs to the safeguarding partners, whose decision it is in law."""
+    assert escalation_ladder(2, 7) == (Rung(2, (BUM, SGC)), Rung(7, (CHAIR,)))
+    assert escalation_ladder(2, 7, owner_role=CHAIR) == (Rung(2, (BUM, SGC)), Rung(7, ("safeguarding_partners",)))
+    for kind, policy in DEFAULT_POLICIES.items():
+        assert all(policy.owner_role not in rung.roles for rung in policy.ladder), kind
 
 
 def test_stays_published_only_tells_the_business_unit_on_the_due_date() -> None:
