@@ -15,7 +15,7 @@ tests bind theirs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from prefect import Flow, flow, get_run_logger
@@ -25,14 +25,17 @@ from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, Failed
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from adapters.failpoints import AFTER_RECORD, BEFORE_RECORD, failpoint
+from models.clocks import LOCAL_TARGETS
 from models.errors import Refused
 from models.lifecycle import OpenStep, describe_validation_error
 from models.referral import Referral, read_referral
 from models.roles import describe_role
 from models.steps import StepInput
 from services.app import App
+from tasks.artifacts import publish_portfolio, publish_review_artifacts
 from tasks.messages import deliver_messages
 from tasks.review import (
     Refusal,
@@ -41,6 +44,7 @@ from tasks.review import (
     forget_refused_answer,
     name_flow_run,
     read_open_step,
+    read_refused_answer,
     record_decision,
     record_refusal,
     redact_refused_referral,
@@ -49,6 +53,7 @@ from tasks.review import (
 )
 
 _forms: dict[type[StepInput], type[RunInput]] = {}
+LOCAL_TARGET_KEYS = {kind.value for kind in LOCAL_TARGETS}
 
 # The name of a run whose referral was refused: no reference was issued, and its own words may
 # identify the child, so the name says only what happened.
@@ -61,14 +66,22 @@ def repeat_run_name(reference: str) -> str:
 
 
 def describe_step(reference: str, step: OpenStep) -> str:
-    """The Markdown shown above the Resume form: what is asked, of whom, by when."""
+    """The Markdown shown above the Resume form: why the last answer was refused (first, if it was), then
+    what is asked, of whom, by when."""
     if step.asked_of.startswith("agency-"):
         asked = "the agencies still to report: " + ", ".join(
             r.removeprefix("agency-") for r in step.asked_of.split(","))
     else:
         asked = describe_role(step.asked_of)
-    due = f"**{step.due.isoformat()}**" if step.due else "no statutory deadline; please answer as soon as you can"
-    lines = [
+    due = f"**{step.due.isoformat()}**" if step.due else "no deadline; please answer as soon as you can"
+    if step.due and step.clock_key and step.clock_key.split(":")[0] in LOCAL_TARGET_KEYS:
+        due += " (the partnership's own target, not a statutory deadline)"
+    lines: list[str] = []
+    if step.last_refusal:
+        # First: the person answering again must see why before anything else.
+        lines += [f"> **The previous answer was refused:** {step.last_refusal}",
+                  "> Please answer again: the form holds what could be kept of that answer.", ""]
+    lines += [
         f"### {step.title} — {reference}",
         "",
         f"**Asked of:** {asked}  ",
@@ -78,8 +91,6 @@ def describe_step(reference: str, step: OpenStep) -> str:
         step.question,
         "",
     ]
-    if step.last_refusal:
-        lines += [f"> **The previous answer was refused:** {step.last_refusal}", "> Please answer again.", ""]
     lines.append("Dates as yyyy-MM-dd. Refer to the child only by the review pseudonym; "
                  "no names, dates of birth, addresses or NHS numbers.")
     return "\n".join(lines)
@@ -97,9 +108,28 @@ def refusal_reason(exc: ValidationError) -> str:
     return describe_validation_error(exc)
 
 
-def form_for(reference: str, step: OpenStep) -> type[RunInput]:
+def form_for(reference: str, step: OpenStep, refused: Mapping[str, Any] | None = None) -> type[RunInput]:
+    """The Resume form of the open step, described, and pre-filled with what was kept of a refused answer.
+
+    The UI fills each field from its schema ``default``. ``with_initial_data`` makes each value a new
+    field of the bare type (a date loses its title, its description and our checks), so it is given
+    the field's own definition with the value as default, validated when used.
+    """
     base = _forms.setdefault(step.input_model, RunInput.subclass_from_base_model_type(step.input_model))
-    return base.with_initial_data(description=describe_step(reference, step))
+    defaults = {name: FieldInfo.merge_field_infos(base.model_fields[name], default=value, validate_default=True)
+                for name, value in (refused or {}).items() if name in base.model_fields}
+    return base.with_initial_data(description=describe_step(reference, step), **defaults)
+
+
+async def publish_artifacts(app: App, reference: str) -> None:
+    """Publish the review's summary, timeline and progress and the portfolio (each a new version only
+    if it changed). They only show the register: a failure (after the tasks' retries) is logged, and
+    the review goes on."""
+    for publish in (lambda: publish_review_artifacts(app, reference), lambda: publish_portfolio(app)):
+        try:
+            await publish()
+        except Exception as exc:  # a view of the register must never stop the review
+            get_run_logger().warning("%s: artifacts not published: %s", reference, type(exc).__name__)
 
 
 def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
@@ -135,20 +165,23 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
         # start (each resume runs the body from the top, and the RAG moves with the days) and after
         # every answer recorded.
         await retag_flow_run(app, reference, flow_run_id)
+        await publish_artifacts(app, reference)
 
         step = await read_open_step(app, reference)
         while step is not None:
             logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
             await deliver_messages(app, reference)
             key = await choose_wait_key(app, flow_run_id, step.key)
+            refused = await read_refused_answer(app, reference, step.key) if step.attempt > 1 else {}
             try:
-                answer = await asuspend_flow_run(wait_for_input=form_for(reference, step), key=key)
+                answer = await asuspend_flow_run(wait_for_input=form_for(reference, step, refused), key=key)
             except ValidationError as exc:
                 if not exc.title.startswith(step.input_model.__name__):
                     raise  # not the person's answer that failed: a fault of ours, let it show
                 # The server does not check every format (e.g. dates); ask again under a new key.
                 outcome = await record_refusal(app, reference, step.key, refusal_reason(exc))
                 await forget_refused_answer(app, flow_run_id, key)
+                await publish_artifacts(app, reference)
                 step = outcome.next_step
                 continue
             payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
@@ -159,6 +192,7 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
                 logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
                 await forget_refused_answer(app, flow_run_id, key)
             await retag_flow_run(app, reference, flow_run_id)
+            await publish_artifacts(app, reference)
             step = outcome.next_step
         logger.info("%s is closed.", reference)
         return Completed(message=f"{reference} closed.")

@@ -69,6 +69,7 @@ from adapters.processes import processes as _processes
 from lcspr.settings import Settings
 from models.errors import ConfigurationError
 from models.roles import Role
+from services.app import portfolio_page
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 POOL = "lcspr-local"
@@ -777,10 +778,14 @@ def up(settings: Settings, *, auth: bool = False) -> int:
         supervisor.start(
             "worker", [*prefect, "worker", "start", "--pool", POOL, "--type", "process"]
         )
+        # A portfolio to open now, not only after 07:30 or the first answer; the run changes nothing
+        # if it is up to date, and a failure here only leaves it for later (its log says why).
+        supervisor.run("deploy", [*prefect, "deployment", "run", "lcspr-portfolio/lcspr-portfolio"], timeout=120)
 
         print(
             "\nLCSPR is running. Ctrl-C stops everything.\n"
             f"  Prefect UI:  {settings.ui_url}\n"
+            f"  Portfolio:   {portfolio_page(settings.ui_url)} (every open review, most urgent first)\n"
             f"  Outbox:      {settings.outbox_path.resolve()} "
             f"(SMTP {settings.smtp_host}:{settings.smtp_port}, one .eml file a message)\n"
             f"  Register:    {_hidden_url(settings.register_url)}\n"

@@ -31,7 +31,16 @@ from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Strict, StrictBool, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Strict,
+    StrictBool,
+    StrictInt,
+    ValidationError,
+    create_model,
+)
 
 from models.identifiers import ensure_no_identifiers, find_identifiers
 
@@ -204,3 +213,26 @@ def keepable(model: type[BaseModel], payload: Mapping[str, Any]) -> dict[str, An
 
 
 _LONGEST_KEPT = 8000
+
+
+def prefill(model: type[BaseModel], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The values that may fill a form of ``model`` again (a step asked again after a refusal), as JSON.
+
+    Each value is read on its own by its field's type, limits and checks, as the whole answer would
+    be (a date as ``yyyy-mm-dd``, within the plausible years; text within its length); one that fails
+    is left out, so the form never starts out holding something it would refuse. Only values already
+    kept on record should come here (``keepable``): this judges shape, not identifiers.
+    """
+    filled: dict[str, Any] = {}
+    for name, value in values.items():
+        info = model.model_fields.get(name) if isinstance(name, str) else None
+        if info is None:
+            continue
+        # One field with the model's own settings (e.g. stripping whitespace) and the field's own checks.
+        definition: Any = (info.annotation, info)
+        alone = create_model(model.__name__, __config__=model.model_config, **{name: definition})
+        try:
+            filled[name] = alone.model_validate({name: value}).model_dump(mode="json")[name]
+        except ValidationError:
+            continue
+    return filled

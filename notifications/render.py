@@ -5,7 +5,7 @@ One template triple per kind lives in ``notifications/templates``:
 :func:`render` is pure: no I/O beyond reading the templates, no clock, no settings.
 
 Messages leave the building, so the context is a closed list (:data:`CONTEXT_VARIABLES`):
-the review reference, the step, dates, roles, a link, the partnership's name and the
+the review reference, the step, dates, roles, links (the review's, the portfolio's), the partnership's name and the
 figures of its settings that a message quotes (never a hard-coded default). A key
 outside that list is refused, so a caller cannot slip a pseudonym or case text into a
 template by accident; a variable a template uses but the caller left out raises
@@ -54,6 +54,8 @@ CONTEXT_VARIABLES: frozenset[str] = frozenset(
         "escalated_from",
         "recipient_role",
         "link",
+        # The portfolio of every open review in the Prefect UI (``Config.portfolio_link``), in every footer.
+        "portfolio_link",
         "partnership",
         # The partnership's rule for sending the final report before publication
         # (setting final_report_before_publication_working_days).

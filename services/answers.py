@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from models.errors import IdentifierFound, Refused, Unavailable
-from models.inputs import keepable
+from models.inputs import keepable, prefill
 from models.lifecycle import Accepted, OpenStep, Review, decide, open_step, refuse
 from models.runs import REPAIR, Health
-from models.steps import StepKind, parse_step_key, step_key
+from models.steps import SPECS, StepKind, parse_step_key, step_key
 from services.app import App
 from services.messages import queue_step_opened
 from services.reconcile import run_health
@@ -110,6 +110,23 @@ def record_unreadable(app: App, reference: str, key: str, reason: str) -> Outcom
         raise Refused(reason)
 
     return _record(app, reference, key, judge, {}, "system")
+
+
+def refused_answer(app: App, reference: str, key: str) -> dict[str, Any]:
+    """What of the refused answer before step ``key`` can fill its form again: the values the register
+    kept of the previous attempt (``rapid-review-1`` for ``rapid-review-1-retry-2``) that its form would
+    read field by field, so the person does not type them twice. Nothing for a first attempt, for an
+    attempt before it that was accepted or not recorded, or for one that could not be read at all.
+
+    Only kept values come back, so never a value refused for identifying someone (``_keepable``)."""
+    kind, occurrence, attempt = parse_step_key(key)
+    if attempt == 1:
+        return {}
+    with app.uow() as uow:
+        earlier = uow.reviews.decision(reference, step_key(kind, occurrence, attempt - 1))
+    if earlier is None or earlier.accepted:
+        return {}
+    return prefill(SPECS[kind].input_model, earlier.payload)
 
 
 def _keepable(step: OpenStep, payload: Mapping[str, Any], *, refused_for_identifier: bool) -> dict[str, Any]:

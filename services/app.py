@@ -14,6 +14,7 @@ from pathlib import Path
 from models.clocks import ClockKind
 from models.lifecycle import Policy
 from models.reminders import ReminderPolicy
+from notifications.artifacts import PORTFOLIO_KEY
 from services.ports import Clock, Dispatcher, RunsFactory, UnitOfWork
 
 
@@ -36,10 +37,29 @@ class Config:
 
     def run_link(self, flow_run_id: str | None) -> str:
         """A flow run's page in the Prefect UI, where its Resume form is (UI V2, served under /v2/)."""
-        base = self.ui_url.rstrip("/")
-        if not base.endswith("/v2"):
-            base += "/v2"
-        return f"{base}/runs/flow-run/{flow_run_id}" if flow_run_id else base
+        return ui_page(self.ui_url, f"runs/flow-run/{flow_run_id}" if flow_run_id else "")
+
+    def artifact_link(self, key: str) -> str:
+        """An artifact's page in the Prefect UI, by key: its latest version, with the earlier ones."""
+        return ui_page(self.ui_url, f"artifacts/key/{key}")
+
+    @property
+    def portfolio_link(self) -> str:
+        """The portfolio of every open review, the sub group's start page."""
+        return portfolio_page(self.ui_url)
+
+
+def portfolio_page(ui_url: str) -> str:
+    """The portfolio artifact's page in the Prefect UI at ``ui_url`` (printed by `lcspr up`, in every email)."""
+    return ui_page(ui_url, f"artifacts/key/{PORTFOLIO_KEY}")
+
+
+def ui_page(ui_url: str, path: str) -> str:
+    """A page of the Prefect UI (V2, served under /v2/); ``path`` empty: the UI's home."""
+    base = ui_url.rstrip("/")
+    if not base.endswith("/v2"):
+        base += "/v2"
+    return f"{base}/{path}" if path else base
 
 
 class App:

@@ -57,8 +57,8 @@ def queue(uow: UnitOfWork, app: App, reference: str, notices: Iterable[Notice], 
     for notice in notices:
         if uow.outbox.has(notice.key):
             continue
-        message = render(notice.kind, notice.context(reference=reference, link=link,
-                                                     partnership=app.config.partnership))
+        context = notice.context(reference=reference, link=link, partnership=app.config.partnership)
+        message = render(notice.kind, {**context, "portfolio_link": app.config.portfolio_link})
         if uow.outbox.add(notice.key, reference, notice.kind, notice.role, message.subject, message.text,
                           message.html, now, ics=(ics or {}).get(notice.key)):
             new.append(notice.key)

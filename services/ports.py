@@ -161,5 +161,12 @@ class Runs(Protocol):
 
     def wait_key(self, flow_run_id: str, step_key: str) -> str: ...
 
+    # What the UI shows of the register (``services/artifacts.py``).
+    def publish_artifact(self, key: str, kind: str, data: str | float, description: str,
+                         flow_run_id: str | None = None) -> bool:
+        """Create a new version of the artifact ``key`` (``kind``: "markdown" or "progress"), linked to
+        the run if one is given, unless its latest version holds ``data`` already; True when it created one."""
+        ...
+
 
 RunsFactory = Callable[[], AbstractContextManager[Runs]]

@@ -164,6 +164,12 @@ async def read_open_step(app: App, reference: str) -> OpenStep | None:
     return reviews.waiting_on(app, reference)
 
 
+@read("read-refused-answer", "Pre-fill the form of {step_key}")
+async def read_refused_answer(app: App, reference: str, step_key: str) -> dict[str, Any]:
+    """The values kept of the refused answer before ``step_key``, to pre-fill its form (``{}`` if none)."""
+    return answers.refused_answer(app, reference, step_key)
+
+
 @side_effect("record-decision", "Record the answer to {key}")
 async def record_decision(app: App, reference: str, key: str, payload: dict[str, Any]) -> Outcome:
     """Judge and record the answer; the step the review waits on next."""

@@ -136,9 +136,13 @@ class FakeReviews:
         if self.decision(reference, key) is not None:
             raise Conflict(f"decision {key} recorded twice")
         on = payload.get("decided_on") or payload.get("on")
+        try:
+            decided = date.fromisoformat(str(on)) if on else None
+        except ValueError:  # as the register: a refused answer may carry an unreadable date; log it anyway
+            decided = None
         r.log.append(DecisionRecord(len(r.log) + 1, key, step.kind.value if step else "clock", dict(payload),
                                     accepted, reason, str(payload.get("decided_by") or payload.get("by") or ""),
-                                    date.fromisoformat(str(on)) if on else None, now))
+                                    decided, now))
 
     def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
                 now: datetime) -> None:
@@ -298,6 +302,16 @@ class FakeRun:
     tag_writes: int = 0
 
 
+@dataclass(frozen=True)
+class FakeArtifact:
+    """One version of an artifact as published."""
+
+    kind: str
+    data: str | float
+    description: str
+    flow_run_id: str | None
+
+
 class FakeRuns:
     """Review runs as a dict; ``reachable=False`` behaves like a Prefect server that is down."""
 
@@ -306,6 +320,8 @@ class FakeRuns:
         self.keys: dict[str, str] = {}
         self.reachable = True
         self.rescheduled: list[str] = []
+        # Every version published under each artifact key, oldest first.
+        self.artifacts: dict[str, list[FakeArtifact]] = {}
         # Ids are never reused, even after a test deletes a run (as Prefect never reuses a UUID).
         self._ids = itertools.count(1)
 
@@ -364,6 +380,16 @@ class FakeRuns:
 
     def wait_key(self, flow_run_id: str, step_key: str) -> str:
         return step_key
+
+    def publish_artifact(self, key: str, kind: str, data: str | float, description: str,
+                         flow_run_id: str | None = None) -> bool:
+        """Like the adapter: a new version only when the latest under the key holds other data."""
+        self._up()
+        versions = self.artifacts.setdefault(key, [])
+        if versions and (versions[-1].kind, versions[-1].data) == (kind, data):
+            return False
+        versions.append(FakeArtifact(kind, data, description, flow_run_id))
+        return True
 
     def wait_on(self, flow_run_id: str, step_key: str, since: datetime) -> None:
         """Make the run look suspended on ``step_key`` (what a worker's run does by itself)."""

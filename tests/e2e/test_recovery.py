@@ -104,7 +104,7 @@ def set_paused(system: System, deployment: str, paused: bool) -> None:
 
 
 def test_the_scheduler_creates_runs_of_every_scheduled_deployment_and_they_run(system):
-    for deployment in ("lcspr-deadline-sweep", "lcspr-deliver-outbox", "lcspr-reconcile"):
+    for deployment in ("lcspr-deadline-sweep", "lcspr-deliver-outbox", "lcspr-reconcile", "lcspr-portfolio"):
         wait_for(f"scheduled runs of {deployment}", lambda d=deployment: system.runs_of(d) or None, timeout=120)
     # Reconcile comes every 20 s: its scheduled runs are picked up by the worker and complete.
     completed = wait_for("a scheduled reconcile run to complete",

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import re
 import time
+import xml.etree.ElementTree as ET
 from typing import Any
 from uuid import UUID
 
 import pytest
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
-from prefect.client.schemas.objects import FlowRun
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import Artifact, FlowRun
+from prefect.client.schemas.sorting import ArtifactSort
 
 from services import queries
 from tests.conftest import make_referral
@@ -210,6 +215,32 @@ def test_an_answer_the_rules_refuse_is_asked_again_with_the_reason(driver, regis
     assert register.open_key(ref) == "rapid-review-1"
 
 
+def test_the_form_asked_again_shows_the_refusal_first_and_holds_the_refused_answers_values(driver, register):
+    """The UI reads the run's keyset from its state, fills the form from the schema's defaults and shows
+    the description above it: nothing the person gave that could be kept is typed twice."""
+    run_id, ref = start(driver, register, "FLOW-PREFILL")
+    refused = {**A.NOTIFIED, "decided_on": "2026-03-01"}  # before the step opened (aware 03-03)
+    driver.answer(run_id, refused)
+    assert register.open_key(ref) == "notification-1-retry-2"
+    keyset = driver.state(run_id).state_details.run_input_keyset
+    assert keyset == {"description": "suspended-notification-1-retry-2-description",
+                      "response": "suspended-notification-1-retry-2-response",
+                      "schema": "suspended-notification-1-retry-2-schema"}
+
+    async def stored(key: str) -> Any:
+        async with get_client() as client:
+            return json.loads(await client.read_flow_run_input(run_id, key))
+
+    schema, description = asyncio.run(stored(keyset["schema"])), asyncio.run(stored(keyset["description"]))
+    assert {name: p["default"] for name, p in schema["properties"].items() if "default" in p} == {
+        **refused, "rationale": ""}
+    assert schema["properties"]["decided_on"]["title"] == "Date"  # the form's own labels, not the field names
+    assert description.startswith("> **The previous answer was refused:** The date given (2026-03-01) is before "
+                                  "this step opened")
+    driver.answer(run_id, A.NOTIFIED)
+    assert register.open_key(ref) == "rapid-review-1"
+
+
 def test_a_date_the_server_lets_through_in_the_wrong_format_is_asked_again(driver, register):
     """The server ignores format: date; the flow must not fail on a person's input."""
     run_id, ref = start(driver, register, "FLOW-DATE")
@@ -320,3 +351,43 @@ def test_an_answer_with_an_nhs_number_is_refused_and_prefect_keeps_no_copy_of_it
     assert asyncio.run(stored_inputs()) == []
     driver.answer(run_id, A.NOTIFIED)
     assert asyncio.run(stored_inputs()) == ["suspended-notification-1-retry-2-response"]
+
+
+def artifact_versions(key: str) -> list[Artifact]:
+    """Every version Prefect holds under ``key``, oldest first."""
+
+    async def read() -> list[Artifact]:
+        async with get_client() as client:
+            return await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                                               sort=ArtifactSort.CREATED_DESC)
+
+    return list(reversed(asyncio.run(read())))
+
+
+def test_a_reviews_artifacts_get_one_version_at_start_and_one_per_answer_never_one_from_a_replay(driver, register):
+    """The resume re-runs the flow from the top and publishes again: that adds nothing; the answer adds one."""
+    run_id, ref = start(driver, register, "FLOW-ARTIFACTS")
+    prefix = f"review-{ref.lower()}"
+    assert [len(artifact_versions(f"{prefix}-{part}")) for part in ("summary", "timeline", "progress")] == [1, 1, 1]
+
+    driver.answer(run_id, A.NOTIFIED)
+    summary, timeline, progress = (artifact_versions(f"{prefix}-{p}") for p in ("summary", "timeline", "progress"))
+    assert [len(summary), len(timeline), len(progress)] == [2, 2, 2]
+    assert all(v.flow_run_id == run_id for v in [*summary, *timeline, *progress])
+    assert (summary[-1].type, timeline[-1].type, progress[-1].type) == ("markdown", "markdown", "progress")
+    assert "`rapid-review-1`" in summary[-1].data and "| Stage | Rapid review |" in summary[-1].data
+    assert (progress[0].data, progress[-1].data) == (0.0, 6.2)
+
+    (encoded,) = re.findall(r"\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", timeline[-1].data)
+    svg = ET.fromstring(base64.b64decode(encoded).decode("utf-8"))
+    assert svg.tag == "{http://www.w3.org/2000/svg}svg"
+    labels = {t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")}
+    assert {"Serious incident notification", "Rapid review"} <= labels
+
+    # Run again from the top with nothing new (a reconcile's restart): no new version anywhere.
+    portfolio = artifact_versions("lcspr-portfolio")
+    assert ref in portfolio[-1].data
+    assert driver.restart(run_id) == "Suspended"
+    assert [len(artifact_versions(f"{prefix}-{part}")) for part in ("summary", "timeline", "progress")] == [2, 2, 2]
+    assert len(artifact_versions("lcspr-portfolio")) == len(portfolio)
+    assert "Child A" not in summary[-1].data + timeline[-1].data + portfolio[-1].data

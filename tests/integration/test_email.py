@@ -44,6 +44,7 @@ CONTEXT: dict[str, object] = {
     "days_overdue": 0,
     "escalated_from": "",
     "link": "http://127.0.0.1:4200/runs/flow-run/1",
+    "portfolio_link": "http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio",
     "partnership": "Test Safeguarding Children Partnership",
     "final_report_working_days": 7,
 }

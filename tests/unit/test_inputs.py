@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from models.errors import Refused
-from models.inputs import canonical_reference, describe_validation_error
+from models.inputs import canonical_reference, describe_validation_error, prefill
 from models.lifecycle import ClockAdjustment
 from models.referral import Referral, read_referral, redacted
 from models.steps import SPECS, StepKind
@@ -227,3 +227,38 @@ def test_a_refused_referral_keeps_only_its_yes_no_answers_in_prefect() -> None:
     assert "Jane Smith" not in json.dumps(kept)
     assert kept["dsl_consulted"] is True and kept["incident_date"].startswith("[removed")
     assert set(kept) <= set(Referral.model_fields)
+
+
+# ---------------------------------------------------------------- pre-filling a form asked again
+
+STEP_FIELDS = [(m, p, n) for m, p, n in FIELDS if m is not Referral and m is not ClockAdjustment]
+
+
+def test_a_valid_answer_prefills_every_field_as_its_form_reads_it() -> None:
+    for kind, payload in VALID.items():
+        model = SPECS[kind].input_model
+        read = model.model_validate(payload).model_dump(mode="json")
+        assert prefill(model, payload) == {k: v for k, v in read.items() if k in payload}
+
+
+def test_only_the_values_that_pass_their_own_field_are_prefilled() -> None:
+    model = SPECS[StepKind.NOTIFICATION].input_model
+    kept = {"decided_on": "05/03/2026", "decided_by": " A. Jones, Manager ", "outcome": "notified",
+            "panel_reference": "np-2026-1", "rationale": "x" * 2001, "not_a_field": "y"}
+    assert prefill(model, kept) == {"decided_by": "A. Jones, Manager", "outcome": "notified",
+                                    "panel_reference": "NP-2026-1"}
+    assert prefill(model, {"decided_on": "2026-03-01", "outcome": "maybe"}) == {"decided_on": "2026-03-01"}
+
+
+@pytest.mark.parametrize(("model", "payload", "name"), STEP_FIELDS,
+                         ids=[f"{m.__name__}.{n}" for m, _, n in STEP_FIELDS])
+@settings(max_examples=25, deadline=None)
+@given(value=st.one_of(st.text(max_size=12), st.integers(), st.booleans(), st.none(),
+                       st.dates().map(date.isoformat), st.sampled_from(["05/03/2026", "2026-02-30", "v0.1 "])))
+def test_a_prefilled_value_never_makes_the_form_refuse_the_answer(model: type[BaseModel], payload: dict[str, Any],
+                                                                   name: str, value: Any) -> None:
+    """Whatever was kept, what goes into the form is what the form itself would take."""
+    filled = prefill(model, {name: value})
+    if filled:
+        model.model_validate({**payload, **filled})
+

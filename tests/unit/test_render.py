@@ -18,6 +18,7 @@ CONTEXT: dict[str, object] = {
     "escalated_from": "safeguarding_partners",
     "recipient_role": "independent_chair",
     "link": "http://127.0.0.1:4200/runs/flow-run/1",
+    "portfolio_link": "http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio",
     "partnership": "Test Safeguarding Children Partnership",
     "final_report_working_days": 7,
 }
@@ -31,6 +32,7 @@ SHOWN: dict[str, str] = {
     "escalated_from": "the safeguarding partners role",
     "recipient_role": "to the independent chair role",
     "link": "Open the review: http://127.0.0.1:4200/runs/flow-run/1",
+    "portfolio_link": "Every open review (the portfolio): http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio",
     "partnership": "Test Safeguarding Children Partnership",
     "final_report_working_days": "at least 7 working days before it is published",
 }
@@ -73,7 +75,7 @@ def test_every_kind_renders_a_one_line_subject_and_both_bodies(kind: str) -> Non
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_kind_renders_without_a_link_or_escalation(kind: str) -> None:
-    message = render(kind, {**CONTEXT, "link": "", "escalated_from": "", "days_overdue": 0})
+    message = render(kind, {**CONTEXT, "link": "", "portfolio_link": "", "escalated_from": "", "days_overdue": 0})
 
     assert message.subject.startswith("[REF] ")
     assert "href" not in message.html
@@ -81,8 +83,19 @@ def test_every_kind_renders_without_a_link_or_escalation(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_a_missing_variable_raises_instead_of_rendering_blank(kind: str) -> None:
-    context = {k: v for k, v in CONTEXT.items() if k != "reference"}
+def test_every_footer_links_to_the_portfolio_of_open_reviews(kind: str) -> None:
+    message = render(kind, CONTEXT)
+
+    body, signature = message.text.rsplit("\n\n--\n", 1)
+    assert body.endswith("\nEvery open review (the portfolio): http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio")
+    assert "Every open review" not in signature
+    assert 'href="http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio"' in message.html
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("missing", ["reference", "portfolio_link"])
+def test_a_missing_variable_raises_instead_of_rendering_blank(kind: str, missing: str) -> None:
+    context = {k: v for k, v in CONTEXT.items() if k != missing}
     with pytest.raises(jinja2.UndefinedError):
         render(kind, context)
 

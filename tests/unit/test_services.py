@@ -404,6 +404,42 @@ def test_an_answer_refused_for_another_reason_never_puts_an_identifier_in_the_re
     assert NHS_NUMBER not in repr(w.register.state)
 
 
+def test_the_form_asked_again_is_prefilled_with_what_was_kept_of_the_refused_answer() -> None:
+    w = world()
+    referred(w)
+    record(w, REF, "notification-1", A.NOTIFIED)
+    assert answers.refused_answer(w.app, REF, "rapid-review-1") == {}  # a first attempt: nothing before it
+
+    record(w, REF, "rapid-review-1", {**A.RAPID_REVIEW, "sent_to_panel": False})
+
+    assert answers.refused_answer(w.app, REF, "rapid-review-1-retry-2") == {**A.RAPID_REVIEW, "sent_to_panel": False}
+    answers.record_unreadable(w.app, REF, "rapid-review-1-retry-2", "The answer is not valid: decided_on: ...")
+    assert answers.refused_answer(w.app, REF, "rapid-review-1-retry-3") == {}  # nothing of it could be kept
+
+
+def test_a_form_asked_again_after_an_identifier_is_prefilled_only_with_who_and_when() -> None:
+    w = world()
+    referred(w)
+    record(w, REF, "notification-1", A.NOTIFIED)
+    record(w, REF, "rapid-review-1", {**A.RAPID_REVIEW, "rationale": f"NHS number {NHS_NUMBER}, learning."})
+
+    assert answers.refused_answer(w.app, REF, "rapid-review-1-retry-2") == {"decided_on": "2026-03-20",
+                                                                            "decided_by": BY}
+
+
+def test_a_kept_value_its_field_would_not_read_is_not_prefilled() -> None:
+    """The register keeps safe text whatever its shape; the form gets only what it would read."""
+    w = world()
+    referred(w)
+    w.clock.set(date(2026, 3, 5))
+    outcome = answers.record_answer(w.app, REF, "notification-1", {**A.NOTIFIED, "decided_on": "05/03/2026"})
+    assert not outcome.accepted
+    assert queries.decisions(w.app, REF)[-1].payload["decided_on"] == "05/03/2026"
+
+    assert answers.refused_answer(w.app, REF, "notification-1-retry-2") == {
+        k: v for k, v in A.NOTIFIED.items() if k != "decided_on"}
+
+
 def test_an_answer_to_a_step_that_is_not_open_is_refused_and_nothing_is_recorded() -> None:
     w = world()
     referred(w)

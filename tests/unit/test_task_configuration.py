@@ -17,6 +17,7 @@ import pytest
 from prefect import Task
 from prefect.cache_policies import NO_CACHE
 
+import tasks.artifacts
 import tasks.messages
 import tasks.reconcile
 import tasks.review
@@ -41,7 +42,10 @@ SIDE_EFFECTS = {
 UNCACHED = {
     "read-open-step": tasks.review.read_open_step,
     "choose-wait-key": tasks.review.choose_wait_key,
+    "read-refused-answer": tasks.review.read_refused_answer,
     "retag-flow-run": tasks.review.retag_flow_run,
+    "publish-review-artifacts": tasks.artifacts.publish_review_artifacts,
+    "publish-portfolio": tasks.artifacts.publish_portfolio,
     "deliver-messages": tasks.messages.deliver_messages,
     "sweep-clocks": tasks.messages.sweep_clocks,
     "reconcile-reviews": tasks.reconcile.reconcile_reviews,
@@ -50,7 +54,7 @@ UNCACHED = {
 
 def all_tasks() -> dict[str, Task[..., object]]:
     found: dict[str, Task[..., object]] = {}
-    for module in (tasks.review, tasks.messages, tasks.reconcile):
+    for module in (tasks.review, tasks.messages, tasks.reconcile, tasks.artifacts):
         for value in vars(module).values():
             if isinstance(value, Task):
                 found[value.name] = value
@@ -86,8 +90,11 @@ RUN_NAMES = {
     "attach-flow-run": "Link this run to LCSPR-2026-0001",
     "name-flow-run": 'Name this run "LCSPR-2026-0001"',
     "retag-flow-run": "Update tags",
+    "publish-review-artifacts": "Publish LCSPR-2026-0001's summary, timeline and progress",
+    "publish-portfolio": "Publish the portfolio of open reviews",
     "read-open-step": "Read the open step",
     "choose-wait-key": "Wait key for rapid-review-1",
+    "read-refused-answer": "Pre-fill the form of rapid-review-1",
     "record-decision": "Record the answer to rapid-review-1",
     "record-refusal": "Record an unreadable answer to rapid-review-1",
     "forget-refused-answer": "Forget the refused answer to rapid-review-1",

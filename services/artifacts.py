@@ -1,0 +1,61 @@
+"""Publish what the register says as Prefect artifacts: each review's summary, timeline and progress,
+and the portfolio of every open review (the sub group's start page, ``lcspr-portfolio``).
+
+The content is the status query's (``services.queries.status``), drawn by
+``notifications/artifacts.py``; the register stays the truth and the artifacts are a view of it.
+Publishing is idempotent: under each key a new version is created only when its content differs
+from the latest one (``Runs.publish_artifact``), so a review run re-running from the top at every
+resume, or a second publish of the same day, adds nothing.
+"""
+
+from __future__ import annotations
+
+from models.errors import NotFound
+from notifications.artifacts import (
+    PORTFOLIO_DESCRIPTION,
+    PORTFOLIO_KEY,
+    PortfolioRow,
+    portfolio_markdown,
+    portfolio_row,
+    review_artifacts,
+    review_key,
+)
+from services import queries
+from services.app import App
+
+
+def publish_review(app: App, reference: str) -> list[str]:
+    """Publish the review's summary, timeline and progress, linked to its run; the keys given a new version."""
+    status = queries.status(app, reference)
+    made = review_artifacts(status, link=app.config.artifact_link)
+    with app.runs() as runs:
+        return [a.key for a in made
+                if runs.publish_artifact(a.key, a.kind, a.data, a.description, status["flow_run_id"])]
+
+
+def portfolio_rows(app: App) -> list[PortfolioRow]:
+    """Every open review as the portfolio lists it (in the register's order; the markdown sorts them)."""
+    with app.uow() as uow:
+        references = [link.reference for link in uow.reviews.run_links()]
+    rows = []
+    for reference in references:
+        try:
+            status = queries.status(app, reference)
+        except NotFound:
+            continue  # gone since the list was read
+        if status["closed_on"] is not None:
+            continue  # closed since the list was read
+        rows.append(portfolio_row(status, summary_link=app.config.artifact_link(review_key(reference, "summary"))))
+    return rows
+
+
+def portfolio(app: App) -> str:
+    """The portfolio as markdown: every open review, most urgent first."""
+    return portfolio_markdown(portfolio_rows(app), today=app.clock.today(), partnership=app.config.partnership)
+
+
+def publish_portfolio(app: App) -> bool:
+    """Publish the portfolio under ``lcspr-portfolio``; True if that made a new version."""
+    text = portfolio(app)
+    with app.runs() as runs:
+        return runs.publish_artifact(PORTFOLIO_KEY, "markdown", text, PORTFOLIO_DESCRIPTION)

@@ -1,0 +1,20 @@
+"""Reports over the whole register: the figures a partnership takes away (``lcspr report``)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from models.report import AnnualReport, annual_report
+from services.app import App
+
+
+def annual(app: App, start: date, end: date) -> AnnualReport:
+    """The yearly figures over the reviews referred from ``start`` to ``end``, as they stood on the
+    period's last day (or today, if earlier): ``models.report`` says how each is counted."""
+    with app.uow() as uow:
+        # Closed reviews too (one referred in the period may be closed since), but only those referred in
+        # it: the referral's ISO date, read from the list, spares loading every other year's decision log.
+        links = uow.reviews.run_links(include_closed=True)
+        stored = [uow.reviews.get(link.reference) for link in links
+                  if start.isoformat() <= str(link.referral.get("la_aware_date", "")) <= end.isoformat()]
+    return annual_report(stored, start, end, today=app.clock.today(), policy=app.config.policy)

@@ -1,0 +1,24 @@
+"""Prefect tasks that publish the register's view as artifacts (thin wrappers over ``services/artifacts.py``).
+
+Never cached, like the run's tags: the content moves with the register and the days, and a publish
+that changes nothing writes nothing (each key gets a new version only when its content changed), so
+a run re-running from the top at every resume repeats them harmlessly.
+"""
+
+from __future__ import annotations
+
+from services import artifacts
+from services.app import App
+from tasks.review import read
+
+
+@read("publish-review-artifacts", "Publish {reference}'s summary, timeline and progress")
+async def publish_review_artifacts(app: App, reference: str) -> list[str]:
+    """Publish the review's summary, timeline and progress artifacts; the keys that got a new version."""
+    return artifacts.publish_review(app, reference)
+
+
+@read("publish-portfolio", "Publish the portfolio of open reviews")
+async def publish_portfolio(app: App) -> bool:
+    """Publish the portfolio of every open review (``lcspr-portfolio``); True if it changed."""
+    return artifacts.publish_portfolio(app)
