@@ -52,3 +52,12 @@ def retag_run(app: App, reference: str, flow_run_id: str) -> bool:
     tags = run_tags(app, reference)
     with app.runs() as runs:
         return runs.retag(flow_run_id, tags)
+
+
+def retag_open_runs(app: App) -> list[str]:
+    """Bring every open review's run tags up to date (the RAG moves with the days while a run waits);
+    the references whose tags changed. The daily portfolio run calls it."""
+    with app.uow() as uow:
+        links = [(link.reference, link.flow_run_id) for link in uow.reviews.run_links() if link.flow_run_id]
+    return [reference for reference, flow_run_id in links if retag_run(app, reference, flow_run_id)]
+

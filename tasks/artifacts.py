@@ -7,7 +7,7 @@ a run re-running from the top at every resume repeats them harmlessly.
 
 from __future__ import annotations
 
-from services import artifacts
+from services import artifacts, reviews
 from services.app import App
 from tasks.review import read
 
@@ -22,3 +22,10 @@ async def publish_review_artifacts(app: App, reference: str) -> list[str]:
 async def publish_portfolio(app: App) -> bool:
     """Publish the portfolio of every open review (``lcspr-portfolio``); True if it changed."""
     return artifacts.publish_portfolio(app)
+
+
+@read("retag-open-runs", "Update every open review's tags")
+async def retag_open_runs(app: App) -> list[str]:
+    """Bring every open review's run tags up to date (a waiting run's RAG moves with the days)."""
+    return reviews.retag_open_runs(app)
+

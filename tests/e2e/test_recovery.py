@@ -111,6 +111,10 @@ def test_the_scheduler_creates_runs_of_every_scheduled_deployment_and_they_run(s
                          lambda: [r for r in system.runs_of("lcspr-reconcile")
                                   if (r.get("state") or {}).get("type") == "COMPLETED"] or None, timeout=180)
     assert completed[0]["auto_scheduled"] is True
+    # `lcspr up` runs the portfolio once at start (publishing it and refreshing every review run's tags).
+    wait_for("a portfolio run to complete",
+             lambda: [r for r in system.runs_of("lcspr-portfolio")
+                      if (r.get("state") or {}).get("type") == "COMPLETED"] or None, timeout=180)
 
 
 def test_a_sweep_started_as_a_deployment_run_mails_the_reminders_due(system):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import json
 import re
 import time
@@ -84,6 +85,29 @@ def test_a_full_lcspr_runs_from_referral_to_closure(driver, register):
     accepted = [d.key for d in register.decisions(ref) if d.accepted]
     assert accepted == [key for key, _ in A.FULL_LCSPR]
     assert register.verify_audit(ref) == []
+    assert_artifacts_tell_the_whole_story(run_id, ref, review)
+
+
+def assert_artifacts_tell_the_whole_story(run_id: Any, ref: str, review: Any) -> None:
+    """After a whole lifecycle: the review's artifacts under their keys, one version per change (the
+    summary changes with every answer: the step awaited moves on), every chart decodes, and the run's
+    tags say what the register says."""
+    prefix = f"review-{ref.lower()}"
+    versions = {part: artifact_versions(f"{prefix}-{part}") for part in ("summary", "timeline", "progress")}
+    assert len(versions["summary"]) == 1 + len(A.FULL_LCSPR)
+    for part, found in versions.items():
+        assert all(a.data != b.data for a, b in itertools.pairwise(found)), f"{part}: a version repeats"
+        assert all(v.flow_run_id == run_id for v in found)
+    for version in versions["timeline"]:
+        (encoded,) = re.findall(r"\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", version.data)
+        assert ET.fromstring(base64.b64decode(encoded).decode("utf-8")).tag == "{http://www.w3.org/2000/svg}svg"
+    assert "Closed" in versions["summary"][-1].data
+
+    async def tags() -> list[str]:
+        async with get_client() as client:
+            return list((await client.read_flow_run(run_id)).tags)
+
+    assert {"lcspr", f"stage:{review.stage.value}", f"route:{review.route.value}"} <= set(asyncio.run(tags()))
 
 
 def test_the_flow_run_is_named_by_the_review_reference(driver, register):

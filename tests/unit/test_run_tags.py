@@ -159,6 +159,17 @@ def test_the_rag_turns_red_with_the_days_without_any_decision() -> None:
     assert "rag:red" in runs.runs[run_id].tags
 
 
+def test_the_daily_retag_turns_a_waiting_runs_rag_red_and_writes_nothing_the_next_time() -> None:
+    app, runs, run_id = started()
+    reviews.retag_run(app, REF, run_id)
+    assert isinstance(app.clock, FrozenClock)
+    app.clock.set(date(2026, 3, 11))  # nobody answered; the notification was due on the 10th
+
+    assert reviews.retag_open_runs(app) == [REF]
+    assert "rag:red" in runs.runs[run_id].tags
+    assert reviews.retag_open_runs(app) == []
+
+
 def test_a_review_closed_with_no_further_review_keeps_its_route_and_loses_its_colour() -> None:
     app, runs, run_id = started()
     record(app, "notification-1", A.NOTIFIED)
