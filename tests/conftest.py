@@ -88,3 +88,19 @@ def make_app(settings: Settings, today: date = date(2026, 3, 3)) -> App:
 @pytest.fixture
 def app(settings: Settings) -> App:
     return make_app(settings)
+
+
+def tags_implied_by_status(app: App, reference: str) -> set[str]:
+    """Our run tags as ``lcspr status`` implies them: stage, route, the worst RAG of the running clocks.
+    (Computed here from the status query, independently of ``models.run_tags``, which it checks.)"""
+    from services import queries
+
+    status = queries.status(app, reference)
+    tags = {"lcspr", f"stage:{status['stage']}"}
+    if status["route"]:
+        tags.add(f"route:{status['route']}")
+    colours = [c["rag"] for c in status["clocks"] if c["rag"] in ("red", "amber", "green")]
+    if colours:
+        tags.add(f"rag:{max(colours, key=['green', 'amber', 'red'].index)}")
+    return tags
+

@@ -18,8 +18,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, Fl
 from prefect.client.schemas.objects import Artifact, FlowRun
 from prefect.client.schemas.sorting import ArtifactSort
 
-from services import queries
-from tests.conftest import make_referral
+from tests.conftest import make_referral, tags_implied_by_status
 from tests.flows import answers as A
 from tests.flows.conftest import RegisterReader, ReviewDriver
 
@@ -53,15 +52,8 @@ def task_run_names(run_id: UUID, expected: set[str], within: float = 20.0) -> se
 
 
 def standing(register: RegisterReader, ref: str) -> set[str]:
-    """Our tags as ``lcspr status`` implies them: stage, route, the worst RAG of the running clocks."""
-    status = queries.status(register.app, ref)
-    tags = {"lcspr", f"stage:{status['stage']}"}
-    if status["route"]:
-        tags.add(f"route:{status['route']}")
-    colours = [c["rag"] for c in status["clocks"] if c["rag"] in ("red", "amber", "green")]
-    if colours:
-        tags.add(f"rag:{max(colours, key=['green', 'amber', 'red'].index)}")
-    return tags
+    """Our tags as ``lcspr status`` implies them."""
+    return tags_implied_by_status(register.app, ref)
 
 
 def test_a_full_lcspr_runs_from_referral_to_closure(driver, register):

@@ -11,8 +11,8 @@ from models.clocks import DEFAULT_RULES, Clock, ClockKind, worst_rag
 from models.lifecycle import Policy, Route, Stage, open_review
 from models.run_tags import is_ours, retagged, review_tags
 from models.workdays import WorkingCalendar
-from services import answers, queries, referrals, reviews
-from tests.conftest import make_referral
+from services import answers, referrals, reviews
+from tests.conftest import make_referral, tags_implied_by_status
 from tests.fakes import FakeRuns, FrozenClock, fake_app
 from tests.flows import answers as A
 
@@ -109,15 +109,8 @@ def started(today: date = date(2026, 3, 3)) -> tuple[Any, FakeRuns, str]:
 
 
 def expected_from_status(app: Any) -> set[str]:
-    """The tags ``lcspr status`` implies: its stage, its route, the worst RAG of its running clocks."""
-    status = queries.status(app, REF)
-    tags = {"lcspr", f"stage:{status['stage']}"}
-    if status["route"]:
-        tags.add(f"route:{status['route']}")
-    colours = [c["rag"] for c in status["clocks"] if c["rag"] in ("red", "amber", "green")]
-    if colours:
-        tags.add(f"rag:{max(colours, key=['green', 'amber', 'red'].index)}")
-    return tags
+    """The tags ``lcspr status`` implies for the review."""
+    return tags_implied_by_status(app, REF)
 
 
 def record(app: Any, key: str, payload: dict[str, Any]) -> None:
