@@ -1,11 +1,16 @@
-"""Working-day arithmetic: the checks in the domain brief plus properties over 2024-2030."""
+"""Working-day arithmetic: the checks in the domain brief, properties over 2024-2030, and the
+table-driven calendar checked against a plain day-by-day walk."""
 
 from __future__ import annotations
 
+import threading
 import time
-from datetime import date, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, timedelta
 
-from hypothesis import given
+import holidays
+import pytest
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.workdays import WorkingCalendar
@@ -156,3 +161,150 @@ def test_before_undoes_add_for_working_days(d: date, n: int) -> None:
 @given(dates, st.integers(min_value=0, max_value=60))
 def test_between_counts_what_add_added(d: date, n: int) -> None:
     assert CAL.between(d, CAL.add(d, n)) == n
+
+
+# The reference: the definition of a working day, walked one calendar day at a time.
+
+ONE_DAY = timedelta(days=1)
+BANK_HOLIDAYS = holidays.country_holidays("GB", subdiv="ENG", years=range(2005, 2046))
+SHUTDOWN = frozenset({
+    date(2022, 12, 28), date(2022, 12, 29), date(2022, 12, 30),  # a Christmas shutdown
+    date(2024, 12, 31), date(2025, 1, 2),  # either side of New Year's Day
+    date(2026, 3, 31), date(2026, 4, 4),  # a weekday and a Saturday near Easter
+})
+
+
+def reference_is_working_day(d: date, closures: frozenset[date] = frozenset()) -> bool:
+    return d.weekday() < 5 and d not in BANK_HOLIDAYS and d not in closures
+
+
+def reference_add(start: date, n: int, closures: frozenset[date] = frozenset()) -> date:
+    step, d = (ONE_DAY if n > 0 else -ONE_DAY), start
+    for _ in range(abs(n)):
+        d += step
+        while not reference_is_working_day(d, closures):
+            d += step
+    return d
+
+
+def reference_between(start: date, end: date, closures: frozenset[date] = frozenset()) -> int:
+    low, high = sorted((start, end))
+    count = sum(reference_is_working_day(low + i * ONE_DAY, closures) for i in range(1, (high - low).days + 1))
+    return count if start <= end else -count
+
+
+def every_day(first: date, last: date) -> Iterator[date]:
+    d = first
+    while d <= last:
+        yield d
+        d += ONE_DAY
+
+
+STEPS = (0, 1, 2, 5, 15, 20, 60, -1, -5, -15, -20)
+
+
+@pytest.mark.parametrize("closures", [frozenset(), SHUTDOWN], ids=["bank-holidays", "with-closures"])
+def test_every_start_date_2020_to_2028_agrees_with_a_day_by_day_walk(closures: frozenset[date]) -> None:
+    """add, before, between, is_working_day and next_working_day, for each day of nine years."""
+    cal = WorkingCalendar(closures)
+    for d in every_day(date(2020, 1, 1), date(2028, 12, 31)):
+        working = reference_is_working_day(d, closures)
+        assert cal.is_working_day(d) is working, d
+        assert cal.next_working_day(d) == (d if working else reference_add(d, 1, closures)), d
+        for n in STEPS:
+            expected = reference_add(d, n, closures) if n else d
+            assert cal.add(d, n) == expected, (d, n)
+            assert cal.before(d, -n) == expected, (d, -n)
+            assert cal.between(d, expected) == reference_between(d, expected, closures), (d, n)
+
+
+@pytest.mark.parametrize("closures", [frozenset(), SHUTDOWN], ids=["bank-holidays", "with-closures"])
+def test_a_fresh_calendar_widens_its_span_across_year_ends_both_ways(closures: frozenset[date]) -> None:
+    """Starting in December or January, the first question already needs the next or the previous year."""
+    for year in range(2021, 2027):
+        for d, towards in [*((d, 1) for d in every_day(date(year, 12, 1), date(year, 12, 31))),
+                           *((d, -1) for d in every_day(date(year, 1, 1), date(year, 1, 31)))]:
+            for n in (5, 20):
+                assert WorkingCalendar(closures).add(d, towards * n) == reference_add(d, towards * n, closures), (d, n)
+            other = d + towards * timedelta(days=45)
+            assert WorkingCalendar(closures).between(d, other) == reference_between(d, other, closures), d
+
+
+def test_long_jumps_forwards_and_backwards_widen_the_span_by_many_years() -> None:
+    start = date(2026, 6, 15)
+    for n in (261, 262, 263, 1000, 2500):
+        assert WorkingCalendar().add(start, n) == reference_add(start, n), n
+        assert WorkingCalendar().before(start, n) == reference_add(start, -n), n
+        assert WorkingCalendar(SHUTDOWN).add(date(2020, 1, 1), n) == reference_add(date(2020, 1, 1), n, SHUTDOWN)
+
+
+def test_a_calendar_asked_about_years_apart_fills_the_years_between() -> None:
+    cal = WorkingCalendar(SHUTDOWN)
+    assert cal.add(date(2030, 5, 1), 10) == reference_add(date(2030, 5, 1), 10)
+    assert cal.add(date(2012, 5, 1), 10) == reference_add(date(2012, 5, 1), 10)
+    assert cal.between(date(2012, 5, 1), date(2030, 5, 1)) == reference_between(
+        date(2012, 5, 1), date(2030, 5, 1), SHUTDOWN
+    )
+    assert cal.add(date(2022, 12, 23), 3) == reference_add(date(2022, 12, 23), 3, SHUTDOWN) == date(2023, 1, 5)
+
+
+questions = st.tuples(
+    st.sampled_from(["add", "before", "between", "is_working_day", "next_working_day"]),
+    st.dates(min_value=date(2012, 1, 1), max_value=date(2038, 12, 31)),
+    st.integers(min_value=-300, max_value=300),
+)
+
+
+@settings(max_examples=150)
+@given(st.lists(questions, min_size=1, max_size=12), st.booleans())
+def test_any_order_of_questions_gives_the_day_by_day_answers(
+    asked: list[tuple[str, date, int]], closed: bool
+) -> None:
+    """However the span grows (forwards, backwards, by jumps), each answer is the walked one."""
+    closures = SHUTDOWN if closed else frozenset()
+    cal = WorkingCalendar(closures)
+    for question, d, n in asked:
+        if question == "add":
+            assert cal.add(d, n) == (reference_add(d, n, closures) if n else d)
+        elif question == "before":
+            assert cal.before(d, n) == (reference_add(d, -n, closures) if n else d)
+        elif question == "between":
+            assert cal.between(d, d + timedelta(days=n)) == reference_between(d, d + timedelta(days=n), closures)
+        elif question == "is_working_day":
+            assert cal.is_working_day(d) is reference_is_working_day(d, closures)
+        else:
+            assert cal.next_working_day(d) == reference_add(d - ONE_DAY, 1, closures)
+
+
+def test_threads_growing_one_calendar_all_get_the_walked_answers() -> None:
+    cal, wrong = WorkingCalendar(SHUTDOWN), []
+    starts = {year: list(every_day(date(year, 11, 1), date(year, 12, 31))) for year in range(2015, 2035)}
+
+    def ask(years: list[int]) -> None:
+        for year in years:
+            for d in starts[year]:
+                if cal.add(d, 20) != reference_add(d, 20, SHUTDOWN) or cal.before(d, 20) != reference_add(
+                    d, -20, SHUTDOWN
+                ):
+                    wrong.append(d)
+
+    orders = [list(range(2015, 2035)), list(range(2034, 2014, -1)), [2025, 2015, 2034, 2020, 2030, 2016]]
+    threads = [threading.Thread(target=ask, args=(years,)) for years in orders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert wrong == []
+
+
+def test_a_datetime_is_moved_like_a_date_and_keeps_its_time() -> None:
+    assert CAL.add(datetime(2026, 3, 27, 9, 30), 15) == datetime(2026, 4, 21, 9, 30)
+    assert CAL.before(datetime(2026, 4, 7, 17, 0), 2) == datetime(2026, 4, 1, 17, 0)
+
+
+def test_moving_past_the_last_representable_date_raises_overflow_error() -> None:
+    assert WorkingCalendar().add(date(9999, 12, 28), 1) == date(9999, 12, 29)
+    with pytest.raises(OverflowError):
+        WorkingCalendar().add(date(9999, 12, 29), 5)
+    with pytest.raises(OverflowError):
+        WorkingCalendar().before(date(1, 1, 3), 5)
