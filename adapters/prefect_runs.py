@@ -19,6 +19,7 @@ import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 from uuid import UUID
@@ -26,7 +27,12 @@ from uuid import UUID
 import httpx
 from prefect.client.orchestration import SyncPrefectClient, get_client
 from prefect.client.schemas.actions import ArtifactCreate
-from prefect.client.schemas.filters import ArtifactCollectionFilter, ArtifactCollectionFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactCollectionFilter,
+    ArtifactCollectionFilterKey,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 from prefect.client.schemas.objects import FlowRun, State
 from prefect.client.schemas.responses import SetStateStatus
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
@@ -35,7 +41,7 @@ from prefect.states import Scheduled
 from adapters.processes import descendants
 from models.errors import Refused, Unavailable
 from models.run_tags import retagged
-from models.runs import REPAIR, Process, RunView, step_of_wait, wait_key
+from models.runs import REPAIR, Process, RunView, Wait, step_of_wait, wait_key
 
 T = TypeVar("T")
 # The name the UI shows on a run put back to wait for a worker after a crash (Prefect's own term).
@@ -97,6 +103,7 @@ def view_of(run: FlowRun) -> RunView:
         since=state.timestamp,
         pause_key=state.state_details.pause_key if state.is_paused() else None,
         process=process_of(str(run.id), run.infrastructure_pid),
+        tags=tuple(run.tags),
     )
 
 
@@ -156,6 +163,20 @@ class PrefectRuns:
         except ObjectNotFound:
             return None
         return view_of(run)
+
+    def observe_all(self, flow_run_ids: Sequence[str], *, page: int = 200) -> dict[str, RunView | None]:
+        """``observe`` for many runs, a page of runs per call to the API rather than one call each."""
+        found: dict[str, RunView | None] = dict.fromkeys(flow_run_ids)
+        wanted = list(found)
+
+        def read(ids: list[UUID]) -> list[FlowRun]:
+            return self.client.read_flow_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
+                                              limit=len(ids))
+
+        for start in range(0, len(wanted), page):
+            ids = [UUID(i) for i in wanted[start:start + page]]
+            found.update({str(run.id): view_of(run) for run in retry_unavailable(partial(read, ids))})
+        return found
 
     def reschedule(self, flow_run_id: str, *, settle: float = 3.0, attempts: int = 3) -> None:
         """Put a stranded run back to wait for a worker; it then runs again from the top.
@@ -250,23 +271,24 @@ class PrefectRuns:
             if not _missing(exc):
                 raise
 
-    def wait_key(self, flow_run_id: str, step_key: str) -> str:
-        """The key to wait on for the open step: the step key, unless this run already waited on it and
-        its process died before an answer came. Prefect refuses a used key and hands back its stored
+    def wait_for(self, flow_run_id: str, step_key: str) -> Wait:
+        """The wait for the open step: the step key, unless this run already waited on it and its
+        process died before an answer came. Prefect refuses a used key and hands back its stored
         answer, or an empty one if none was given; so skip a used key without an answer
-        (``rapid-review-1-wait-2``), and keep one that has an answer, so that answer is recorded."""
+        (``rapid-review-1-wait-2``), and keep one that has an answer (``answered``), so that answer is
+        recorded."""
         run_id = UUID(flow_run_id)
         used = retry_unavailable(lambda: self.client.read_flow_run(run_id)).empirical_policy.pause_keys or set()
         attempt = 1
         while (key := wait_key(step_key, attempt)) in used:
             try:
                 retry_unavailable(lambda: self.client.read_flow_run_input(run_id, f"suspended-{key}-response"))
-                return key
+                return Wait(key, answered=True)
             except Exception as exc:
                 if not _missing(exc):
                     raise
             attempt += 1
-        return key
+        return Wait(key, answered=False)
 
     # ---------------------------------------------------------------- artifacts
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from typing import Any
 
-from adapters.prefect_runs import prefect_runs
 from adapters.register.audit import AuditKeyFile
 from adapters.register.unit_of_work import SqlRegister
 from lcspr.clock import SystemClock
 from lcspr.settings import Settings
 from notifications.dispatch import AppriseDispatcher
 from services.app import App, Config
-from services.ports import Clock
+from services.ports import Clock, Runs
 
 
 def prefect_secret(name: str) -> str | None:
@@ -50,6 +50,14 @@ def config_from(settings: Settings) -> Config:
     )
 
 
+def _prefect_runs(settings: Settings, config: Config) -> AbstractContextManager[Runs]:
+    # Imported when first used: loading Prefect's client takes about a second, and the commands that
+    # read only the register (`lcspr calendar`, `audit`, `outbox`, `report annual`) never use it.
+    from adapters.prefect_runs import prefect_runs
+
+    return prefect_runs(settings.deployment, config.run_link)
+
+
 def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None) -> App:
     """The App the settings describe: the register at their URL with the audit key in their key file,
     Prefect at ``PREFECT_API_URL``, Apprise with their config (placeholders from ``environ``, default
@@ -62,6 +70,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mappin
         config=config,
         clock=clock,
         uow=register,
-        runs=lambda: prefect_runs(settings.deployment, config.run_link),
+        runs=lambda: _prefect_runs(settings, config),
         dispatcher=lambda: AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret, environ=env),
     )

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from models.lifecycle import LoggedDecision, OpenStep
+from models.clocks import Clock
+from models.lifecycle import Action, AgencyRequest, LoggedDecision, OpenStep, Review, Route, Stage
 from models.referral import Referral
 
 
@@ -24,6 +25,46 @@ class StoredReview:
     log: tuple[LoggedDecision, ...]
     # The idempotency key a new run for it is started under (see RunLink.run_key).
     run_key: str
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    """Where a review stands, for reading: what ``lcspr status``, ``list``, the portfolio, the run tags
+    and the sweep need, and no more. The register builds it from its projections (no replay) when they
+    were derived under the policy in force (``projected_with`` is ``Policy.fingerprint``);
+    :func:`view_of` builds the same from a replayed review."""
+
+    reference: str
+    pseudonym: str
+    stage: Stage
+    route: Route | None
+    open_step: OpenStep | None
+    clocks: tuple[Clock, ...]
+    agencies: tuple[AgencyRequest, ...]
+    recommendations: tuple[str, ...]
+    actions: tuple[Action, ...]
+    closed_on: date | None
+    flow_run_id: str | None
+    projected_with: str
+
+    def clock(self, key: str) -> Clock | None:
+        return next((c for c in self.clocks if c.key == key), None)
+
+
+def view_of(review: Review, step: OpenStep | None, flow_run_id: str | None, fingerprint: str) -> ReviewView:
+    """The view of a review rebuilt from its decision log (``step``: its open step)."""
+    return ReviewView(review.reference, review.referral.child_pseudonym, review.stage, review.route, step,
+                      review.clocks, review.agencies, review.recommendations, review.actions, review.closed_on,
+                      flow_run_id, fingerprint)
+
+
+@dataclass(frozen=True)
+class DueClock:
+    """A clock still running, as the register's projection holds it, with the review it belongs to."""
+
+    reference: str
+    flow_run_id: str | None
+    clock: Clock
 
 
 @dataclass(frozen=True)

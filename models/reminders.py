@@ -28,7 +28,7 @@ Conventions, stated once here:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -228,6 +228,21 @@ def messages_due(
             message(MessageLevel.ESCALATION, f"rung-{day}", role, k) for role in rung.roles
         )
     return messages
+
+
+def last_due_with_messages(today: date, policies: Iterable[ReminderPolicy], calendar: WorkingCalendar) -> date | None:
+    """The latest due date a clock can have and still have a message on ``today`` under any of ``policies``
+    (None on a non-working day, when no clock has any): the furthest reminder's number of working days
+    after ``today``. Every message of :func:`messages_due` is for a clock due by then; the deadline sweep
+    looks only at those clocks.
+
+    A reminder N working days ahead is current from ``calendar.before(due, N)``: for a due date later than
+    ``calendar.add(today, N)`` that day is still to come, whether or not the due date is a working day;
+    due-today and overdue messages are for due dates up to ``today``."""
+    if not calendar.is_working_day(today):
+        return None
+    furthest = max((n for policy in policies for n in policy.before), default=0)
+    return calendar.add(today, furthest)
 
 
 def _owner(policy: ReminderPolicy, owner_role: str | None) -> str:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Protocol
 
-from models.clocks import worst_rag
-from models.lifecycle import Review
+from models.clocks import Clock, worst_rag
+from models.lifecycle import Route, Stage
 from models.workdays import WorkingCalendar
 
 PRODUCT_TAG = "lcspr"
@@ -23,7 +24,20 @@ PRODUCT_TAG = "lcspr"
 STANDING_PREFIXES = ("stage:", "route:", "rag:")
 
 
-def review_tags(review: Review, today: date, calendar: WorkingCalendar, amber_within: int = 5) -> tuple[str, ...]:
+class Standing(Protocol):
+    """Where a review stands: a ``Review`` replayed, or a ``ReviewView`` read from the projections."""
+
+    @property
+    def stage(self) -> Stage: ...
+
+    @property
+    def route(self) -> Route | None: ...
+
+    @property
+    def clocks(self) -> tuple[Clock, ...]: ...
+
+
+def review_tags(review: Standing, today: date, calendar: WorkingCalendar, amber_within: int = 5) -> tuple[str, ...]:
     """The tags of ours the review's run should carry on ``today``. No child detail can get in: only
     the stage, the route and a colour."""
     tags = [PRODUCT_TAG, f"stage:{review.stage.value}"]

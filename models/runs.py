@@ -31,6 +31,7 @@ class RunView:
     since: datetime  # when the run entered that state
     pause_key: str | None = None
     process: Process = Process.UNKNOWN
+    tags: tuple[str, ...] = ()
 
 
 class Health(StrEnum):
@@ -55,6 +56,15 @@ WAIT_SEPARATOR = "-wait-"
 def wait_key(step_key: str, attempt: int) -> str:
     """The key of the ``attempt``-th wait for a step in one run (the first is the step key itself)."""
     return step_key if attempt == 1 else f"{step_key}{WAIT_SEPARATOR}{attempt}"
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The wait a run takes for its open step: its key, and whether Prefect already holds an answer to
+    it (the run was resumed with one, or died after one came): then the suspend returns at once."""
+
+    key: str
+    answered: bool
 
 
 def step_of_wait(pause_key: str | None) -> str | None:

@@ -169,7 +169,7 @@ def _record(app: App, reference: str, key: str, judge: Callable[[Review], Accept
                               {"key": key, "step": step.title, "decided_on": clean["decided_on"],
                                "stage_before": review.stage.value, "stage_after": after.stage.value})
             outcome = Outcome(key, True, "", open_step(after, policy))
-        uow.reviews.project(reference, after, outcome.next_step, policy.calendar, now)
+        uow.reviews.project(reference, after, outcome.next_step, policy, now)
         queue_step_opened(uow, app, reference, outcome.next_step, stored.flow_run_id, now)
         uow.commit()
     return outcome

@@ -16,7 +16,7 @@ def adjust_clock(app: App, reference: str, adjustment: ClockAdjustment) -> Revie
         after = adjusted(review, adjustment, app.clock.today(), policy)
         detail = adjustment.model_dump(mode="json")
         uow.reviews.append(reference, f"clock-{after.clock_adjustments}", detail, True, "", None, now)
-        uow.reviews.project(reference, after, open_step(after, policy), policy.calendar, now)
+        uow.reviews.project(reference, after, open_step(after, policy), policy, now)
         event = "clock_extended" if adjustment.action == "extend" else f"clock_{adjustment.action}d"
         uow.reviews.audit(reference, now, adjustment.by, event, detail)
         uow.commit()

@@ -16,14 +16,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from models.clocks import Clock
 from models.errors import LcsprError, NoRecipient
-from models.lifecycle import OpenStep, replay
+from models.lifecycle import OpenStep
 from models.notices import Notice, clock_notices, step_notices
 from models.records import Claimed
+from models.reminders import last_due_with_messages
 from notifications.calendar import step_due_date, to_ics
 from notifications.render import RenderedMessage, for_forwarding, render
 from services.app import App
 from services.ports import Dispatcher, UnitOfWork
+from services.reviews import rebuild, reproject
 
 MAX_BACKOFF = timedelta(hours=6)
 
@@ -134,22 +137,61 @@ def _send(app: App, dispatcher: Dispatcher, message: Claimed) -> str | None:
     return None
 
 
+@dataclass(frozen=True)
+class Planned:
+    """The notices current today for one review's clocks."""
+
+    reference: str
+    flow_run_id: str | None
+    notices: list[Notice]
+
+
+def plan(app: App, today: date) -> list[Planned]:
+    """The reminders and escalations current on ``today``, by review (in reference order), without
+    replaying the reviews that have nothing due.
+
+    Only clocks due by :func:`models.reminders.last_due_with_messages` can have a message, so the
+    register hands over just those, from its clock projection (one indexed query), and each is judged
+    by the reminder policy as a replay would judge it. A review projected under another policy than
+    the one in force (see ``services.reviews``) is replayed instead, whole."""
+    policy = app.config.policy
+    last_due = last_due_with_messages(today, app.config.reminder_policies.values(), policy.calendar)
+    if last_due is None:
+        return []
+    clocks: dict[str, tuple[str | None, list[Clock]]] = {}
+    with app.uow() as uow:
+        for due in uow.reviews.clocks_due_by(last_due, policy.fingerprint):
+            clocks.setdefault(due.reference, (due.flow_run_id, []))[1].append(due.clock)
+        stale = [uow.reviews.get(reference) for reference in uow.reviews.projected_otherwise(policy.fingerprint)]
+    for stored in stale:
+        clocks[stored.reference] = (stored.flow_run_id, list(rebuild(app, stored).clocks))
+    planned = []
+    for reference in sorted(clocks):
+        flow_run_id, running = clocks[reference]
+        notices = clock_notices(reference, running, today, policy.calendar, app.config.reminder_policies)
+        if notices:
+            planned.append(Planned(reference, flow_run_id, notices))
+    return planned
+
+
 def sweep(app: App, as_of: date | None = None, dry_run: bool = False) -> SweepReport:
-    """Queue every reminder and escalation current today for every open clock, then deliver."""
+    """Queue every reminder and escalation current today for every open clock, then deliver.
+
+    First the reviews projected under another policy are projected again (once, after a change of
+    rules, closures or release), so the plan reads projections alone from then on."""
     today = as_of or app.clock.today()
     now = app.clock.now()
     policy = app.config.policy
     report = SweepReport(today=today, working_day=policy.calendar.is_working_day(today))
-    with app.uow() as uow:
-        references = uow.reviews.with_running_clocks()
-    for reference in references:
+    if not dry_run:
         with app.uow() as uow:
-            stored = uow.reviews.get(reference)
-            review = replay(stored.reference, stored.referral, stored.log, policy)
-            notices = clock_notices(reference, review.clocks, today, policy.calendar, app.config.reminder_policies)
-            report.due.extend(n.key for n in notices)
-            if not dry_run:
-                report.queued.extend(queue(uow, app, reference, notices, stored.flow_run_id, now))
+            stale = uow.reviews.projected_otherwise(policy.fingerprint)
+        reproject(app, stale)
+    for planned in plan(app, today):
+        report.due.extend(n.key for n in planned.notices)
+        if not dry_run:
+            with app.uow() as uow:
+                report.queued.extend(queue(uow, app, planned.reference, planned.notices, planned.flow_run_id, now))
                 uow.commit()
     if not dry_run:
         report.delivery = deliver(app)

@@ -13,21 +13,22 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol
 
-from models.lifecycle import OpenStep, Review
+from models.lifecycle import OpenStep, Policy, Review
 from models.records import (
     AuditCheck,
     AuditHead,
     AuditRecord,
     Claimed,
     DecisionRecord,
+    DueClock,
     OutboxEntry,
+    ReviewView,
     RunLink,
     StepProjection,
     StoredReview,
 )
 from models.referral import Referral
-from models.runs import RunView
-from models.workdays import WorkingCalendar
+from models.runs import RunView, Wait
 from notifications.render import RenderedMessage
 
 
@@ -57,8 +58,11 @@ class Reviews(Protocol):
     def append(self, reference: str, key: str, payload: Mapping[str, Any], accepted: bool, reason: str,
                step: OpenStep | None, now: datetime) -> None: ...
 
-    def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
-                now: datetime) -> None: ...
+    def project(self, reference: str, review: Review, step: OpenStep | None, policy: Policy,
+                now: datetime) -> None:
+        """Rewrite the review's projections (row, clocks, agencies, recommendations, actions) as ``review``
+        has them, marked as derived under ``policy`` (``Policy.fingerprint``)."""
+        ...
 
     def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None:
         """Add an entry to the review's audit trail. The register seals it when the unit of work
@@ -71,7 +75,23 @@ class Reviews(Protocol):
 
     def run_links(self, include_closed: bool = False) -> list[RunLink]: ...
 
-    def with_running_clocks(self) -> list[str]: ...
+    def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
+              counting_only: bool = False) -> list[ReviewView]:
+        """The reviews named (or every open one, or every one) as their projections hold them; no replay.
+        ``counting_only``: with only the clocks still counting (running or paused)."""
+        ...
+
+    def clocks_due_by(self, last_due: date, fingerprint: str) -> list[DueClock]:
+        """The running clocks due on or before ``last_due`` of the reviews projected under ``fingerprint``."""
+        ...
+
+    def projected_otherwise(self, fingerprint: str) -> list[str]:
+        """The reviews whose projections were derived under another policy, or none."""
+        ...
+
+    def with_running_clocks(self) -> list[str]:
+        """Every review with a running or paused clock (the deadline sweep before projections; ``bench/``)."""
+        ...
 
     def decisions(self, reference: str) -> list[DecisionRecord]: ...
 
@@ -141,6 +161,10 @@ class Runs(Protocol):
 
     def observe(self, flow_run_id: str) -> RunView | None: ...
 
+    def observe_all(self, flow_run_ids: Sequence[str]) -> dict[str, RunView | None]:
+        """``observe`` of each run, in as few calls as the server allows (``lcspr list`` of every review)."""
+        ...
+
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str: ...
 
     def reschedule(self, flow_run_id: str) -> None: ...
@@ -159,7 +183,7 @@ class Runs(Protocol):
 
     def forget_answer(self, flow_run_id: str, wait: str) -> None: ...
 
-    def wait_key(self, flow_run_id: str, step_key: str) -> str: ...
+    def wait_for(self, flow_run_id: str, step_key: str) -> Wait: ...
 
     # What the UI shows of the register (``services/artifacts.py``).
     def publish_artifact(self, key: str, kind: str, data: str | float, description: str,

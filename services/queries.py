@@ -8,10 +8,19 @@ from typing import Any
 
 from models.errors import LcsprError
 from models.lifecycle import OpenStep, Policy, Review, open_review, open_step, replay_steps
-from models.records import AuditCheck, AuditHead, AuditRecord, DecisionRecord, OutboxEntry, ReviewState, StoredReview
+from models.records import (
+    AuditCheck,
+    AuditHead,
+    AuditRecord,
+    DecisionRecord,
+    OutboxEntry,
+    ReviewState,
+    ReviewView,
+    StoredReview,
+)
 from notifications.calendar import DueDate, clock_due_date, step_due_date
 from services.app import App
-from services.reviews import rebuild
+from services.reviews import view, views
 
 
 def step_json(step: OpenStep | None) -> dict[str, Any] | None:
@@ -31,11 +40,19 @@ def step_json(step: OpenStep | None) -> dict[str, Any] | None:
 
 def status(app: App, reference: str) -> dict[str, Any]:
     """Everything ``lcspr status`` shows of one review, with stable field names."""
+    return status_of(app, view(app, reference))
+
+
+def statuses(app: App, counting_only: bool = False) -> list[dict[str, Any]]:
+    """The status of every open review, in the register's order: read from the projections in a few
+    queries, whatever the number of reviews (``lcspr report portfolio``, the daily portfolio).
+    ``counting_only``: list only the clocks still counting (running or paused)."""
+    return [status_of(app, v) for v in views(app, counting_only=counting_only)]
+
+
+def status_of(app: App, review: ReviewView) -> dict[str, Any]:
     today, policy = app.clock.today(), app.config.policy
     cal, amber = policy.calendar, app.config.amber_within_working_days
-    with app.uow() as uow:
-        stored = uow.reviews.get(reference)
-    review = rebuild(app, stored)
     clocks = []
     for c in review.clocks:
         closed = c.met_on is not None or c.stopped_on is not None
@@ -56,13 +73,13 @@ def status(app: App, reference: str) -> dict[str, Any]:
         })
     return {
         "reference": review.reference,
-        "pseudonym": review.referral.child_pseudonym,
+        "pseudonym": review.pseudonym,
         "stage": review.stage.value,
         "route": review.route.value if review.route else None,
         "today": today.isoformat(),
-        "flow_run_id": stored.flow_run_id,
-        "flow_run_url": app.config.run_link(stored.flow_run_id) if stored.flow_run_id else None,
-        "open_step": step_json(open_step(review, policy)),
+        "flow_run_id": review.flow_run_id,
+        "flow_run_url": app.config.run_link(review.flow_run_id) if review.flow_run_id else None,
+        "open_step": step_json(review.open_step),
         "clocks": clocks,
         "agency_requests": [
             {"agency": a.agency, "requested_on": a.requested_on.isoformat(),
@@ -93,18 +110,14 @@ class Row:
 
 
 def open_reviews(app: App, include_closed: bool = False) -> list[Row]:
-    """Every open review (or every review) with its open step, due date and RAG."""
+    """Every open review (or every review) with its open step, due date and RAG, from the projections."""
     today, policy = app.clock.today(), app.config.policy
-    with app.uow() as uow:
-        stored = [uow.reviews.get(link.reference) for link in uow.reviews.run_links(include_closed=include_closed)]
     rows = []
-    for s in stored:
-        review = rebuild(app, s)
-        step = open_step(review, policy)
-        rag = "-"
-        if step is not None and step.clock_key:
-            rag = review.clock(step.clock_key).rag(today, policy.calendar, app.config.amber_within_working_days)
-        rows.append(Row(s.reference, review.referral.child_pseudonym, review.stage.value, step.key if step else "-",
+    for review in views(app, include_closed=include_closed, counting_only=True):
+        step = review.open_step
+        clock = review.clock(step.clock_key) if step is not None and step.clock_key else None
+        rag = clock.rag(today, policy.calendar, app.config.amber_within_working_days) if clock else "-"
+        rows.append(Row(review.reference, review.pseudonym, review.stage.value, step.key if step else "-",
                         step.due.isoformat() if step and step.due else "-", rag))
     return rows
 
@@ -116,20 +129,17 @@ def due_dates(app: App, reference: str | None = None) -> list[DueDate]:
     clock still counting: not met, stopped or paused (a paused clock has no due date until it resumes).
     Overdue clocks are still open, so they stay."""
     policy = app.config.policy
-    with app.uow() as uow:
-        references = [reference] if reference else [link.reference for link in uow.reviews.run_links()]
-        stored = [uow.reviews.get(ref) for ref in references]
     found: list[DueDate] = []
-    for s in stored:
-        review = rebuild(app, s)
-        link = app.config.run_link(s.flow_run_id)
+    for review in [view(app, reference)] if reference else views(app, counting_only=True):
+        link = app.config.run_link(review.flow_run_id)
         counting = {c.key: c for c in review.clocks if c.met_on is None and c.stopped_on is None and not c.is_paused}
-        step = open_step(review, policy)
-        step_date = step_due_date(s.reference, step, link=link, calendar=policy.calendar) if step else None
+        step = review.open_step
+        step_date = step_due_date(review.reference, step, link=link, calendar=policy.calendar) if step else None
         if step_date is not None and step_date.key in counting:
             found.append(step_date)
             del counting[step_date.key]
-        found += [clock_due_date(s.reference, c, link=link, calendar=policy.calendar) for c in counting.values()]
+        found += [clock_due_date(review.reference, c, link=link, calendar=policy.calendar)
+                  for c in counting.values()]
     return found
 
 

@@ -55,8 +55,10 @@ def reconcile(app: App, dry_run: bool = False) -> list[Finding]:
         links = uow.reviews.run_links()
     findings = []
     with app.runs() as runs:
+        # Every run read a page at a time: a register of thousands of reviews is a few calls, not thousands.
+        judged = _judge_all(app, runs, links)
         for link in links:
-            judgement = judge_link(app, runs, link, app.clock.now())
+            judgement = judged[link.reference]
             action = ""
             if judgement.needs_repair and not dry_run:
                 action = _repair(app, runs, link, judgement)
@@ -77,8 +79,16 @@ def run_health(app: App, references: Iterable[str] | None = None, include_closed
         links = [link for link in uow.reviews.run_links(include_closed=include_closed)
                  if wanted is None or link.reference in wanted]
     with app.runs() as runs:
-        now = app.clock.now()
-        return {link.reference: judge_link(app, runs, link, now) for link in links}
+        return _judge_all(app, runs, links)
+
+
+def _judge_all(app: App, runs: Runs, links: list[RunLink]) -> dict[str, Judgement]:
+    seen = runs.observe_all([link.flow_run_id for link in links if link.flow_run_id])
+    now = app.clock.now()
+    return {link.reference: judge(link.open_step_key, link.flow_run_id is not None,
+                                  seen.get(link.flow_run_id) if link.flow_run_id else None, now,
+                                  app.config.reconcile_grace_seconds)
+            for link in links}
 
 
 def _repair(app: App, runs: Runs, link: RunLink, judgement: Judgement) -> str:

@@ -38,7 +38,7 @@ def register_referral(app: App, referral: Referral) -> Referred:
             reference = f"{app.config.reference_prefix}-{today.year}-{uow.reviews.next_number(today.year):04d}"
             review = open_review(reference, referral, policy)
             uow.reviews.add(reference, referral, now)
-            uow.reviews.project(reference, review, open_step(review, policy), policy.calendar, now)
+            uow.reviews.project(reference, review, open_step(review, policy), policy, now)
             uow.reviews.audit(reference, now, referral.referred_by, "review_referred",
                               {"reference": reference, "referring_agency": referral.referring_agency,
                                "agency_reference": referral.agency_reference})

@@ -18,22 +18,24 @@ from types import TracebackType
 from typing import Any
 
 from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Unavailable
-from models.lifecycle import LoggedDecision, OpenStep, Review
+from models.lifecycle import LoggedDecision, OpenStep, Policy, Review
 from models.records import (
     AuditCheck,
     AuditHead,
     AuditRecord,
     Claimed,
     DecisionRecord,
+    DueClock,
     OutboxEntry,
+    ReviewView,
     RunLink,
     StepProjection,
     StoredReview,
+    view_of,
 )
 from models.referral import Referral
 from models.run_tags import retagged
-from models.runs import RunView, step_of_wait
-from models.workdays import WorkingCalendar
+from models.runs import RunView, Wait, step_of_wait
 from notifications.render import RenderedMessage
 from services.app import App, Config
 from services.ports import Runs
@@ -69,6 +71,8 @@ class _Review:
     step: OpenStep | None = None
     projected: bool = False
     running_clocks: bool = True
+    view: ReviewView | None = None
+    dues: dict[str, date] = field(default_factory=dict)  # each clock's due date when projected
 
 
 @dataclass
@@ -144,11 +148,35 @@ class FakeReviews:
                                     accepted, reason, str(payload.get("decided_by") or payload.get("by") or ""),
                                     decided, now))
 
-    def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
+    def project(self, reference: str, review: Review, step: OpenStep | None, policy: Policy,
                 now: datetime) -> None:
         r = self._review(reference)
         r.stage, r.step, r.projected = review.stage.value, step, True
         r.running_clocks = any(c.met_on is None and c.stopped_on is None for c in review.clocks)
+        r.view = view_of(review, step, None, policy.fingerprint)
+        r.dues = {c.key: c.due(policy.calendar) for c in review.clocks}
+
+    def _view(self, r: _Review) -> ReviewView:
+        assert r.view is not None, f"{r.reference} was never projected"
+        return replace(r.view, flow_run_id=r.flow_run_id)
+
+    def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
+              counting_only: bool = False) -> list[ReviewView]:
+        found = [self._view(r) for r in self.state.reviews.values()
+                 if (references is None or r.reference in references) and (include_closed or r.stage != "closed")]
+        if counting_only:
+            found = [replace(v, clocks=tuple(c for c in v.clocks if c.met_on is None and c.stopped_on is None))
+                     for v in found]
+        return found
+
+    def clocks_due_by(self, last_due: date, fingerprint: str) -> list[DueClock]:
+        return [DueClock(r.reference, r.flow_run_id, c) for r in self.state.reviews.values()
+                if r.view is not None and r.view.projected_with == fingerprint for c in r.view.clocks
+                if c.met_on is None and c.stopped_on is None and not c.is_paused and r.dues[c.key] <= last_due]
+
+    def projected_otherwise(self, fingerprint: str) -> list[str]:
+        return [r.reference for r in self.state.reviews.values()
+                if r.view is None or r.view.projected_with != fingerprint]
 
     def audit(self, reference: str, now: datetime, actor: str, event: str, detail: Mapping[str, Any]) -> None:
         r = self._review(reference)
@@ -335,7 +363,11 @@ class FakeRuns:
     def observe(self, flow_run_id: str) -> RunView | None:
         self._up()
         run = self.runs.get(flow_run_id)
-        return run.view if run else None
+        return replace(run.view, tags=tuple(run.tags)) if run else None
+
+    def observe_all(self, flow_run_ids: Sequence[str]) -> dict[str, RunView | None]:
+        self._up()
+        return {i: self.observe(i) for i in flow_run_ids}
 
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str:
         self._up()
@@ -378,8 +410,8 @@ class FakeRuns:
     def forget_answer(self, flow_run_id: str, wait: str) -> None:
         self.runs[flow_run_id].answers.pop(wait, None)
 
-    def wait_key(self, flow_run_id: str, step_key: str) -> str:
-        return step_key
+    def wait_for(self, flow_run_id: str, step_key: str) -> Wait:
+        return Wait(step_key, step_key in self.runs[flow_run_id].answers)
 
     def publish_artifact(self, key: str, kind: str, data: str | float, description: str,
                          flow_run_id: str | None = None) -> bool:

@@ -60,6 +60,9 @@ class ReviewRow(Base):
     # entries shows. NULL until the trail's first keyed entry.
     audit_head_seq: Mapped[int | None] = mapped_column(Integer)
     audit_head_mac: Mapped[str | None] = mapped_column(String(64))
+    # ``Policy.fingerprint`` of the policy the row and its clocks were last projected under (migration
+    # 0005); NULL before. A review projected under another policy is replayed, not read, until reprojected.
+    projected_with: Mapped[str | None] = mapped_column(String(64))
 
 
 class ReferenceCounter(Base):

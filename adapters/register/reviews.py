@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import FromClause, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -40,20 +40,22 @@ from adapters.register.mapping import (
     ReferenceCounter,
     ReviewRow,
 )
+from models.clocks import Clock, ClockKind, ClockRule, Extension, Pause, RuleUnit
 from models.errors import Conflict, NotFound
-from models.lifecycle import LoggedDecision, OpenStep, Review
+from models.lifecycle import Action, AgencyRequest, LoggedDecision, OpenStep, Policy, Review, Route, Stage
 from models.records import (
     AuditCheck,
     AuditHead,
     AuditRecord,
     DecisionRecord,
+    DueClock,
+    ReviewView,
     RunLink,
     StepProjection,
     StoredReview,
 )
 from models.referral import Referral
 from models.steps import SPECS, StepKind
-from models.workdays import WorkingCalendar
 
 DETACHED = "flow_run_detached"
 
@@ -149,8 +151,78 @@ class SqlReviews:
         stmt = select(ReviewRow).order_by(ReviewRow.id)
         if not include_closed:
             stmt = stmt.where(ReviewRow.stage != "closed")
-        return [RunLink(r.reference, r.open_step_key, r.flow_run_id, dict(r.referral), self._run_key(r))
-                for r in self.s.scalars(stmt)]
+        rows = list(self.s.scalars(stmt))
+        # The run each review let go of last (rare): one query for all, not one a review.
+        detached: dict[int, str] = {}
+        for event in self.s.scalars(select(AuditEvent).where(AuditEvent.event == DETACHED).order_by(AuditEvent.seq)):
+            detached[event.review_id] = event.detail["flow_run_id"]
+        return [RunLink(r.reference, r.open_step_key, r.flow_run_id, dict(r.referral),
+                        f"{r.reference}:after:{detached[r.id]}" if r.id in detached else r.reference)
+                for r in rows]
+
+    def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
+              counting_only: bool = False) -> list[ReviewView]:
+        """Each review (those named, or every open one, or every one) as its projections hold it, in the
+        register's order: a few queries over plain columns, whatever the number of reviews, and no replay.
+
+        ``counting_only``: only the clocks still counting (running or paused), the few a list needs of the
+        many a long review has met. Not checked against the policy in force: the caller compares
+        ``projected_with``."""
+        reviews = ReviewRow.__table__
+        where: list[Any] = []
+        if references is not None:
+            where.append(reviews.c.reference.in_(list(references)))
+        if not include_closed:
+            where.append(reviews.c.stage != "closed")
+        heads = self.s.execute(select(
+            reviews.c.id, reviews.c.reference, reviews.c.pseudonym, reviews.c.stage, reviews.c.route,
+            reviews.c.open_step, reviews.c.closed_on, reviews.c.flow_run_id, reviews.c.projected_with,
+        ).where(*where).order_by(reviews.c.id)).all()
+        if not heads:
+            return []
+        ids = [h.id for h in heads]
+
+        def children(table: FromClause, order: str) -> dict[int, list[Any]]:
+            stmt = select(table).order_by(table.c.review_id, table.c[order])
+            if counting_only and table is ClockRow.__table__:
+                stmt = stmt.where(table.c.state.in_(("running", "paused")))
+            if references is not None:
+                stmt = stmt.where(table.c.review_id.in_(ids))
+            elif where:
+                stmt = stmt.join(reviews, reviews.c.id == table.c.review_id).where(*where)
+            found: dict[int, list[Any]] = {i: [] for i in ids}
+            for r in self.s.execute(stmt):
+                found[r.review_id].append(r)
+            return found
+
+        clocks = {i: tuple(map(_clock, rows)) for i, rows in children(ClockRow.__table__, "id").items()}
+        agencies = {i: tuple(map(_agency, rows)) for i, rows in children(AgencyRequestRow.__table__, "id").items()}
+        recommendations = {i: tuple(r.text for r in rows)
+                           for i, rows in children(Recommendation.__table__, "number").items()}
+        actions = {i: tuple(map(_action, rows)) for i, rows in children(ActionRow.__table__, "number").items()}
+        return [ReviewView(h.reference, h.pseudonym, Stage(h.stage), Route(h.route) if h.route else None,
+                           step_from_json(h.open_step) if h.open_step else None, clocks[h.id],
+                           agencies[h.id], recommendations[h.id], actions[h.id], h.closed_on,
+                           h.flow_run_id, h.projected_with or "")
+                for h in heads]
+
+    def clocks_due_by(self, last_due: date, fingerprint: str) -> list[DueClock]:
+        """Every running clock (not paused, met or stopped) due on or before ``last_due``, of the reviews
+        projected under ``fingerprint``: one indexed query (``ix_clocks_open_due``), in the register's order."""
+        clocks, reviews = ClockRow.__table__, ReviewRow.__table__
+        stmt = (select(clocks, reviews.c.reference, reviews.c.flow_run_id)
+                .join(reviews, reviews.c.id == clocks.c.review_id)
+                .where(clocks.c.state == "running", clocks.c.due <= last_due, reviews.c.projected_with == fingerprint)
+                .order_by(clocks.c.review_id, clocks.c.id))
+        return [DueClock(r.reference, r.flow_run_id, _clock(r)) for r in self.s.execute(stmt)]
+
+    def projected_otherwise(self, fingerprint: str) -> list[str]:
+        """The reviews whose projections were not derived under ``fingerprint`` (another policy, an older
+        release, or none yet), in the register's order."""
+        stmt = (select(ReviewRow.reference).where(or_(ReviewRow.projected_with.is_(None),
+                                                      ReviewRow.projected_with != fingerprint))
+                .order_by(ReviewRow.id))
+        return list(self.s.scalars(stmt))
 
     def with_running_clocks(self) -> list[str]:
         stmt = (select(ReviewRow.reference).join(ClockRow, ClockRow.review_id == ReviewRow.id)
@@ -310,10 +382,12 @@ class SqlReviews:
             stmt = stmt.where(AuditEvent.seq < below)
         return self.s.scalars(stmt.order_by(AuditEvent.seq.desc()).limit(1)).first()
 
-    def project(self, reference: str, review: Review, step: OpenStep | None, calendar: WorkingCalendar,
+    def project(self, reference: str, review: Review, step: OpenStep | None, policy: Policy,
                 now: datetime) -> None:
-        """Write the review's projections so queries see what the log says."""
+        """Write the review's projections so queries see what the log says, under ``policy``."""
+        calendar = policy.calendar
         row = self._row(reference)
+        row.projected_with = policy.fingerprint
         row.stage = review.stage.value
         row.route = review.route.value if review.route else None
         row.open_step_key = step.key if step else None
@@ -340,6 +414,30 @@ class SqlReviews:
             {"number": a.number, "recommendation_number": a.recommendation_number, "owner_agency": a.owner_agency,
              "description": a.description, "due_on": a.due_on, "completed_on": a.completed_on,
              "evidence": a.evidence} for a in review.actions])
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(str(value)) if value else None
+
+
+def _clock(r: Any) -> Clock:
+    """A clock's value from its projected row (pauses and extensions as ``project`` wrote them)."""
+    return Clock(
+        kind=ClockKind(r.kind), start=r.start, rule=ClockRule(RuleUnit(r.rule_unit), r.rule_length),
+        subject=r.subject, owner_role=r.owner_role,
+        pauses=tuple(Pause(date.fromisoformat(p["start"]), p["reason"], p["by"], _date(p["end"])) for p in r.pauses),
+        extensions=tuple(Extension(date.fromisoformat(e["new_due"]), e["reason"], e["by"], date.fromisoformat(e["on"]))
+                         for e in r.extensions),
+        met_on=r.met_on, stopped_on=r.stopped_on)
+
+
+def _agency(r: Any) -> AgencyRequest:
+    return AgencyRequest(r.agency, r.requested_on, r.received_on, r.author_independent)
+
+
+def _action(r: Any) -> Action:
+    return Action(r.number, r.recommendation_number, r.owner_agency, r.description, r.due_on, r.completed_on,
+                  r.evidence)
 
 
 def _decision(d: Decision) -> DecisionRecord:

@@ -14,10 +14,13 @@ the National Panel.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 
 from models.clocks import DEFAULT_RULES, Clock, ClockKind, ClockRule
 from models.errors import Refused
@@ -168,3 +171,20 @@ class Policy:
 
     def rule(self, kind: ClockKind) -> ClockRule:
         return self.rules.get(kind, DEFAULT_RULES[kind])
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """What a review's projection was derived with: the rules, the calendar's days off (its
+        closures, and the release of the bank-holiday data) and :data:`PROJECTION_VERSION`. The
+        register keeps it on each projected review; a review projected under another fingerprint is
+        replayed, not read from its projection, until it is projected again."""
+        rules = sorted((kind.value, rule.unit.value, rule.length)
+                       for kind, rule in {**DEFAULT_RULES, **dict(self.rules)}.items())
+        closures = sorted(d.isoformat() for d in self.calendar.closures)
+        text = json.dumps([PROJECTION_VERSION, rules, closures, self.calendar.bank_holidays_source])
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+# Raise it when a change of code changes what replaying a decision log derives (a new clock, another
+# step title or due date): every review's projection is then rebuilt by the next deadline sweep.
+PROJECTION_VERSION = 1

@@ -204,3 +204,16 @@ def test_a_redeploy_of_edited_code_does_not_repeat_a_recorded_side_effect(driver
     assert calls == []
     assert register.open_key(ref) == "rapid-review-1"
     assert register.ledger(ref) == [("notification-1", True)]
+
+
+def test_the_runs_of_many_reviews_are_read_a_page_at_a_time_as_one_by_one(driver, register, flow_app):
+    """``lcspr list`` judges every review's run: read in pages (``observe_all``), each run must look as
+    reading it alone does, and a run that no longer exists reads as gone."""
+    run_ids = [str(driver.start(make_referral(agency_reference=f"POL-PAGE-{n}"))) for n in range(5)]
+    gone = "00000000-0000-4000-8000-000000000000"
+    with flow_app.runs() as runs:
+        alone = {run_id: runs.observe(run_id) for run_id in [*run_ids, gone]}
+        paged = runs.observe_all([*run_ids, gone], page=2)
+    assert paged == alone
+    assert paged[gone] is None and all(paged[run_id] is not None for run_id in run_ids)
+    assert {view.state_name for run_id, view in paged.items() if view is not None} == {"Suspended"}

@@ -8,7 +8,7 @@ and moves the frozen clock as the people in the review would.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,12 +17,14 @@ import pytest
 from models.clocks import DEFAULT_RULES, ClockKind, ClockRule, RuleUnit
 from models.errors import ConfigurationError, NotFound, Refused, Unavailable
 from models.lifecycle import ClockAdjustment, Policy
+from models.records import StoredReview
 from models.reminders import DEFAULT_POLICIES
 from models.runs import Health, Process, RunView
-from services import answers, clocks, messages, queries, reconcile, referrals
+from models.workdays import WorkingCalendar
+from services import answers, artifacts, clocks, messages, queries, reconcile, referrals, reviews
 from services.app import App, Config
 from tests.conftest import make_referral
-from tests.fakes import FakeDispatcher, FakeRegister, FakeRuns, FrozenClock, fake_app
+from tests.fakes import FakeDispatcher, FakeRegister, FakeReviews, FakeRuns, FrozenClock, fake_app
 from tests.flows import answers as A
 
 TODAY = date(2026, 3, 3)  # the local authority became aware today (make_referral's la_aware_date)
@@ -760,6 +762,79 @@ def test_a_dry_run_sweep_reports_what_is_due_and_queues_and_sends_nothing() -> N
     assert outbox_keys(w) == [f"{REF}:step:notification-1:business_unit"]
     assert w.mail.sent == []
     assert w.register.commits == commits
+
+
+def loads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The reviews the use cases load whole (decision log and all) from now on, in order."""
+    loaded: list[str] = []
+    original = FakeReviews.get
+
+    def get(self: FakeReviews, reference: str, *, lock: bool = False) -> StoredReview:
+        loaded.append(reference)
+        return original(self, reference, lock=lock)
+
+    monkeypatch.setattr(FakeReviews, "get", get)
+    return loaded
+
+
+def test_a_sweep_loads_no_review_and_the_queries_replay_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Costs follow the work due: the sweep reads the clocks due from the projection, and status, list,
+    calendar, the portfolio and the run tags read the projections, with no decision log replayed."""
+    w = world()
+    reference = referred(w)
+    other = referred(w, agency_reference="POL-2026-0043")
+    record(w, other, "notification-1", A.NOTIFIED)
+    w.clock.set(date(2026, 3, 11))
+    loaded = loads(monkeypatch)
+
+    report = messages.sweep(w.app)
+    queries.status(w.app, reference)
+    queries.open_reviews(w.app)
+    queries.due_dates(w.app)
+    artifacts.portfolio(w.app)
+    reviews.retag_open_runs(w.app)
+
+    assert report.due == ESCALATIONS and report.queued == ESCALATIONS
+    assert loaded == []
+
+
+def test_one_answer_loads_its_review_at_most_twice_from_the_check_to_the_artifacts(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lcspr decide` checks the answer (one load), the run records it (one load), then retags itself and
+    publishes the review's artifacts and the portfolio from the projections (none)."""
+    w = world()
+    reference = referred(w)
+    w.clock.set(date(2026, 3, 5))
+    loaded = loads(monkeypatch)
+
+    key = answers.check_answer(w.app, reference, "notification", A.NOTIFIED)
+    assert answers.record_answer(w.app, reference, key, A.NOTIFIED).accepted
+    run_id = queries.status(w.app, reference)["flow_run_id"]
+    reviews.retag_run(w.app, reference, run_id)
+    artifacts.publish_review(w.app, reference)
+    artifacts.publish_portfolio(w.app)
+
+    assert loaded == [reference, reference]
+
+
+def test_a_sweep_under_a_changed_policy_projects_each_review_again_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    w = world()
+    referred(w)
+    # A closure day added after the review was projected: its clocks' due dates move.
+    w.app.config = replace(w.app.config, policy=replace(w.app.config.policy,
+                                                        calendar=WorkingCalendar([date(2026, 3, 10)])))
+    w.clock.set(date(2026, 3, 11))
+    loaded = loads(monkeypatch)
+
+    first = messages.sweep(w.app, dry_run=True)
+    assert loaded == [REF]  # replayed, not projected again: a dry run writes nothing
+    messages.sweep(w.app)
+    assert loaded == [REF, REF]  # projected again under the new policy, the plan read from it
+    again = messages.sweep(w.app)
+
+    assert loaded == [REF, REF]
+    # The closure day moved the notification's due date from 10 to 11 March: due today, not overdue.
+    assert first.due == again.due == [f"{REF}:serious_incident_notification:due_today:due:business_unit"]
 
 
 def test_a_sweep_on_easter_monday_reports_a_non_working_day_and_queues_nothing() -> None:
