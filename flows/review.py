@@ -121,10 +121,11 @@ def form_for(reference: str, step: OpenStep, refused: Mapping[str, Any] | None =
     return base.with_initial_data(description=describe_step(reference, step), **defaults)
 
 
-async def publish_artifacts(app: App, reference: str) -> None:
-    """Publish the review's summary, timeline and progress and the portfolio (each a new version only
-    if it changed). They only show the register: a failure (after the tasks' retries) is logged, and
-    the review goes on."""
+async def show_review(app: App, reference: str, flow_run_id: str) -> None:
+    """Bring the run's tags up to where the review stands, then publish the review's summary, timeline
+    and progress and the portfolio (each a new version only if it changed). The artifacts only show the
+    register: a failure to publish them (after the tasks' retries) is logged, and the review goes on."""
+    await retag_flow_run(app, reference, flow_run_id)
     for publish in (lambda: publish_review_artifacts(app, reference), lambda: publish_portfolio(app)):
         try:
             await publish()
@@ -161,17 +162,22 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
             await name_flow_run(app, flow_run_id, repeat_run_name(reference))
             return Completed(message=f"Already under review as {reference} (flow run {driver}).")
         await name_flow_run(app, flow_run_id, reference)
-        # Tags say where the review stands (stage, route, RAG) in the UI's run list; set again at every
-        # start (each resume runs the body from the top, and the RAG moves with the days) and after
-        # every answer recorded.
-        await retag_flow_run(app, reference, flow_run_id)
-        await publish_artifacts(app, reference)
 
         step = await read_open_step(app, reference)
+        shown = False
         while step is not None:
-            logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
-            await deliver_messages(app, reference)
-            key = await choose_wait_key(app, flow_run_id, step.key)
+            wait = await choose_wait_key(app, flow_run_id, step.key)
+            key = wait.key
+            if not wait.answered:
+                # The run will wait. Its tags (stage, route, RAG in the UI's run list) and artifacts say
+                # where the review stands: after every answer recorded (below), and once at a start that
+                # follows none (the first, or a restart after a crash: the RAG moves with the days). A run
+                # resumed with its answer skips this and the delivery: the answer is recorded at once.
+                if not shown:
+                    await show_review(app, reference, flow_run_id)
+                    shown = True
+                logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
+                await deliver_messages(app, reference)
             refused = await read_refused_answer(app, reference, step.key) if step.attempt > 1 else {}
             try:
                 answer = await asuspend_flow_run(wait_for_input=form_for(reference, step, refused), key=key)
@@ -181,7 +187,8 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
                 # The server does not check every format (e.g. dates); ask again under a new key.
                 outcome = await record_refusal(app, reference, step.key, refusal_reason(exc))
                 await forget_refused_answer(app, flow_run_id, key)
-                await publish_artifacts(app, reference)
+                await show_review(app, reference, flow_run_id)
+                shown = True
                 step = outcome.next_step
                 continue
             payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
@@ -191,9 +198,12 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
             if not outcome.accepted:
                 logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
                 await forget_refused_answer(app, flow_run_id, key)
-            await retag_flow_run(app, reference, flow_run_id)
-            await publish_artifacts(app, reference)
+            await show_review(app, reference, flow_run_id)
+            shown = True
             step = outcome.next_step
+        if not shown:
+            # Closed before this start (a crash after the last answer was recorded): say so once.
+            await show_review(app, reference, flow_run_id)
         logger.info("%s is closed.", reference)
         return Completed(message=f"{reference} closed.")
 

@@ -31,6 +31,7 @@ from prefect.context import TaskRunContext
 from models.errors import Refused
 from models.lifecycle import OpenStep
 from models.referral import Referral, redacted
+from models.runs import Wait
 from services import answers, referrals, reviews
 from services.answers import Outcome
 from services.app import App
@@ -140,10 +141,11 @@ async def forget_refused_answer(app: App, flow_run_id: str, key: str) -> None:
 
 
 @read("choose-wait-key", "Wait key for {step_key}")
-async def choose_wait_key(app: App, flow_run_id: str, step_key: str) -> str:
-    """The key to wait on for the open step (``rapid-review-1-wait-2`` after a lost wait)."""
+async def choose_wait_key(app: App, flow_run_id: str, step_key: str) -> Wait:
+    """The wait for the open step (``rapid-review-1-wait-2`` after a lost wait), and whether its answer
+    is in already."""
     with app.runs() as runs:
-        return runs.wait_key(flow_run_id, step_key)
+        return runs.wait_for(flow_run_id, step_key)
 
 
 @side_effect("redact-refused-referral", "Blank a refused referral")

@@ -407,3 +407,44 @@ def test_a_reviews_artifacts_get_one_version_at_start_and_one_per_answer_never_o
     assert [len(artifact_versions(f"{prefix}-{part}")) for part in ("summary", "timeline", "progress")] == [2, 2, 2]
     assert len(artifact_versions("lcspr-portfolio")) == len(portfolio)
     assert "Child A" not in summary[-1].data + timeline[-1].data + portfolio[-1].data
+
+
+def task_runs_by_name(run_id: UUID) -> dict[str, int]:
+    async def read() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+
+    counts: dict[str, int] = {}
+    for t in asyncio.run(read()):
+        counts[t.name] = counts.get(t.name, 0) + 1
+    return counts
+
+
+def test_a_run_resumed_with_its_answer_records_it_first_and_shows_the_review_once(driver, register, mailbox):
+    """The run body starts from the top at every resume. With the answer already in, it neither updates
+    tags and artifacts nor delivers before recording it: the answer is recorded at once, and the review
+    shown once, after it. A start that follows no answer (a restart after a crash) still shows it."""
+    run_id, ref = start(driver, register, "FLOW-RESUME")
+    before = task_runs_by_name(run_id)
+    assert before.get("Update tags") == 1 and before.get("Send pending messages") == 1
+
+    driver.answer(run_id, A.NOTIFIED)
+    expected = {**before, "Update tags": 2, "Send pending messages": 2}
+    after = task_runs_by_name(run_id)
+    for _ in range(40):  # the server records task runs from the engine's events, a moment later
+        if after.get("Record the answer to notification-1") and after.get("Update tags", 0) >= 2:
+            break
+        time.sleep(0.5)
+        after = task_runs_by_name(run_id)
+    assert after.get("Record the answer to notification-1") == 1
+    assert (after["Update tags"], after["Send pending messages"]) == (expected["Update tags"],
+                                                                    expected["Send pending messages"])
+    assert "stage:rapid_review" in read_run(run_id).tags
+
+    # A restart with no answer in (what reconcile does after a crash) shows the review before it waits.
+    assert driver.restart(run_id) == "Suspended"
+    deadline = time.monotonic() + 20
+    while task_runs_by_name(run_id)["Update tags"] < 3 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert task_runs_by_name(run_id)["Update tags"] == 3
+    assert register.open_key(ref) == "rapid-review-1"
