@@ -11,7 +11,10 @@ to a SQLite database gets:
   is reset after a checkpoint, so old page images do not linger in it.
 
 This is a listener on SQLAlchemy's pool class (every pool, Prefect's included), not a change
-to Prefect. PostgreSQL needs neither. ``tests/e2e/test_privacy.py`` searches the files.
+to Prefect, and only while Prefect's server database is SQLite (`uses_sqlite`): PostgreSQL has
+neither pragma (its deleted rows are left to VACUUM, the server's storage to its operator), and
+the listener itself sets nothing on a connection of any other database.
+``tests/e2e/test_privacy.py`` searches the files.
 
 Run as ``python -m lcspr.prefect_server server start --host H --port P`` (any ``prefect`` arguments).
 """
@@ -21,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.pool import Pool
 
 PRAGMAS = ("PRAGMA secure_delete = ON", "PRAGMA journal_size_limit = 0")
@@ -39,8 +43,31 @@ def leave_no_trace(dbapi_connection: Any, _record: Any) -> None:
         cursor.close()
 
 
-def main() -> None:
+def uses_sqlite(database_url: str) -> bool:
+    """Is the database at ``database_url`` (a SQLAlchemy URL) SQLite?"""
+    return make_url(database_url).get_backend_name() == "sqlite"
+
+
+def server_database_url() -> str:
+    """The URL of the database Prefect's server will use, as Prefect resolves it from its settings
+    (``PREFECT_SERVER_DATABASE_CONNECTION_URL`` and the rest, or its default SQLite file)."""
+    from prefect.settings import get_current_settings
+
+    url = get_current_settings().server.database.connection_url
+    return url.get_secret_value() if url is not None else "sqlite://"
+
+
+def scrub_sqlite() -> bool:
+    """Set :data:`PRAGMAS` on every connection opened from now on if Prefect's server database is SQLite;
+    whether it does."""
+    if not uses_sqlite(server_database_url()):
+        return False
     event.listen(Pool, "connect", leave_no_trace)
+    return True
+
+
+def main() -> None:
+    scrub_sqlite()
     from prefect.cli import app
 
     app()

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL of the case register; default: SQLite in <home>/register.db.",
     )
+    prefect_database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the database of the Prefect server `lcspr up` runs, with an async "
+                    "driver: postgresql+asyncpg://USER:PASSWORD@HOST:PORT/DATABASE. Default: Prefect's own "
+                    "PREFECT_SERVER_DATABASE_CONNECTION_URL (or PREFECT_API_...) if the environment sets one, "
+                    "else SQLite in <home>/prefect/prefect.db.",
+    )
     partnership: str = "Safeguarding Children Partnership"
     reference_prefix: str = "LCSPR"
     ui_url: str = Field(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 
 from lcspr.console import Edge, SubParsers, parse_date, table, working_days
@@ -19,13 +20,27 @@ def add_up(sub: SubParsers) -> None:
     p.add_argument("--auth", action="store_true",
                    help="API and UI ask for a password, kept with the encryption key in <home>/auth.env "
                         "(written on first use, owner-only; LCSPR_AUTH_FILE); the CLI reads it.")
+    p.add_argument("--workers", type=worker_count, default=1, metavar="N",
+                   help=f"How many process workers serve the pool, each restarted if it stops (1 to {MAX_WORKERS}; "
+                        "default 1). A flow run is claimed by one worker at a time.")
     p.set_defaults(handler=cmd_up)
+
+
+# Each idle process worker holds about 100 MB; more than this is a typo, not a plan.
+MAX_WORKERS = 32
+
+
+def worker_count(text: str) -> int:
+    """``--workers``: a whole number from 1 to `MAX_WORKERS`."""
+    if not re.fullmatch(r"[0-9]{1,3}", text.strip()) or not 1 <= int(text) <= MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"give a whole number of workers from 1 to {MAX_WORKERS}")
+    return int(text)
 
 
 def cmd_up(args: argparse.Namespace, edge: Edge) -> int:
     from lcspr.up import up, with_ports
 
-    return up(with_ports(edge.settings, args.port, args.smtp_port), auth=args.auth)
+    return up(with_ports(edge.settings, args.port, args.smtp_port), auth=args.auth, workers=args.workers)
 
 
 # ---------------------------------------------------------------- reconcile

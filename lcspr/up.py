@@ -3,14 +3,18 @@
 Started, in order, each in its own process group with its output in ``<home>/logs``:
 
 1. the local SMTP outbox (``notifications.local_smtp.serve``) on ``smtp_host:smtp_port``;
-2. ``prefect server start`` on the host and port of ``settings.api_url`` (embedded SQLite
-   under ``<home>/prefect``, so nothing touches ``~/.prefect``);
+2. ``prefect server start`` on the host and port of ``settings.api_url``, its database SQLite
+   under ``<home>/prefect`` (so nothing touches ``~/.prefect``) or the PostgreSQL database of
+   ``settings.prefect_database_url`` (see `prefect_database`), and without the pause-expiration
+   service (see `server_env`);
 3. after ``/api/health`` answers: the ``lcspr-local`` process work pool (if missing) and
    ``prefect --no-prompt deploy --all`` from the repository root (``prefect.yaml``);
-4. ``prefect worker start --pool lcspr-local``.
+4. ``prefect worker start --pool lcspr-local``, once per ``--workers`` (default 1), each
+   supervised on its own under a name of its own (`worker_names`).
 
-The register's migrations run and the local Apprise config is written (if none exists)
-before anything starts.
+A PostgreSQL database for Prefect is tried first (`prefect_database_problem`): one that cannot be
+reached stops `lcspr up` with one line. The register's migrations run and the local Apprise config
+is written (if none exists) before anything starts.
 
 Access control (``--auth``): the API and UI ask for a password. The first ``lcspr up --auth``
 writes ``settings.auth_path`` (default ``<home>/auth.env``), created owner-only (0600) so it
@@ -41,6 +45,7 @@ is built here.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import ctypes
@@ -120,9 +125,10 @@ def child_env(settings: Settings) -> dict[str, str]:
     """The environment of every child: Prefect's settings plus ours, made absolute.
 
     The worker's flow runs build ``Settings()`` from this environment, so they use the
-    same home, register, outbox and links as this command.
+    same home, register, outbox and links as this command. The Prefect database's URL and
+    password (`DATABASE_VARIABLES`) are left out: only the server gets them (`server_env`).
     """
-    env = dict(os.environ)
+    env = {name: value for name, value in os.environ.items() if name not in DATABASE_VARIABLES}
     env.update(prefect_env(settings))
     env.update(
         {
@@ -140,6 +146,112 @@ def child_env(settings: Settings) -> dict[str, str]:
         }
     )
     return env
+
+
+# ---------------------------------------------------------------- Prefect's database
+#
+# Prefect's server keeps flow runs, suspended reviews' inputs, deployments and artifacts in its own
+# database: SQLite in <home>/prefect by default, PostgreSQL (asyncpg driver) for production. The
+# register is another database (LCSPR_DATABASE_URL).
+
+SERVER_DATABASE_URL = "PREFECT_SERVER_DATABASE_CONNECTION_URL"
+# Prefect's variables for its server's database, in the order it reads them (the first set wins).
+DATABASE_URL_VARIABLES = (SERVER_DATABASE_URL, "PREFECT_API_DATABASE_CONNECTION_URL")
+DATABASE_VARIABLES = (*DATABASE_URL_VARIABLES, "PREFECT_SERVER_DATABASE_PASSWORD", "PREFECT_API_DATABASE_PASSWORD")
+# Prefect's service failing paused runs whose pause timed out reads every paused run every 5 s (40-46 % of a
+# core with 10,000 suspended reviews). Our suspends have no timeout (flows/review.py): it has nothing to do.
+PAUSE_EXPIRATIONS = "PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED"
+DATABASE_TIMEOUT = 10.0
+
+
+def prefect_database(settings: Settings, environ: Mapping[str, str]) -> tuple[str, str] | None:
+    """The URL of the Prefect server's database and where it was given: ``LCSPR_PREFECT_DATABASE_URL``,
+    else Prefect's own variable in the environment; None for Prefect's default, SQLite in <home>/prefect."""
+    if settings.prefect_database_url:
+        return settings.prefect_database_url, "LCSPR_PREFECT_DATABASE_URL"
+    for name in DATABASE_URL_VARIABLES:
+        if environ.get(name):
+            return environ[name], name
+    return None
+
+
+def fill_password(url: str, environ: Mapping[str, str]) -> str:
+    """``url`` with ``${PREFECT_SERVER_DATABASE_PASSWORD}`` (or ``..._API_...``) replaced by that variable's
+    value in ``environ``, as Prefect fills it in."""
+    names = ("PREFECT_SERVER_DATABASE_PASSWORD", "PREFECT_API_DATABASE_PASSWORD")
+    password = next((value for name in names if (value := environ.get(name))), "")
+    for name in names:
+        url = url.replace("${" + name + "}", password)
+    return url
+
+
+def server_env(children: Mapping[str, str], environ: Mapping[str, str], database_url: str | None) -> dict[str, str]:
+    """The Prefect server's environment: every child's (``children``), plus the database variables of
+    ``environ`` and the URL chosen (`prefect_database`), and the pause-expiration service turned off."""
+    env = dict(children)
+    env.update({name: environ[name] for name in DATABASE_VARIABLES if name in environ})
+    if database_url:
+        env[SERVER_DATABASE_URL] = database_url
+    env[PAUSE_EXPIRATIONS] = "false"
+    return env
+
+
+def prefect_database_problem(url: str, timeout: float = DATABASE_TIMEOUT,
+                             environ: Mapping[str, str] | None = None) -> str | None:
+    """Why Prefect's server could not use the database at ``url``, in one line; None if it can.
+
+    SQLite must use the ``aiosqlite`` driver (the file is Prefect's to make). PostgreSQL must use
+    ``asyncpg`` and answer ``SELECT 1`` within ``timeout`` seconds, the database existing already.
+    A password left out of the URL as ``${PREFECT_SERVER_DATABASE_PASSWORD}`` (or ``..._API_...``) is
+    taken from ``environ``, as Prefect does.
+    """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    url = fill_password(url, environ or {})
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        return "Prefect's database URL is not a database URL (postgresql+asyncpg://USER@HOST:PORT/DATABASE)."
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite":
+        return None if parsed.get_driver_name() == "aiosqlite" else (
+            f"Prefect's database {shown}: Prefect needs an async driver, sqlite+aiosqlite:///PATH.")
+    if parsed.drivername != "postgresql+asyncpg":
+        return (f"Prefect's database {shown}: Prefect needs SQLite or PostgreSQL with the asyncpg driver, "
+                "postgresql+asyncpg://USER@HOST:PORT/DATABASE.")
+    try:
+        asyncio.run(asyncio.wait_for(_select_one(url, timeout), timeout + 5))
+    except TimeoutError:
+        reason = f"no answer within {timeout:g} s"
+    except Exception as exc:  # whatever stops the connection, said in one line
+        reason = _one_line(exc)
+    else:
+        return None
+    return (f"cannot reach Prefect's database {shown}: {reason}. Is PostgreSQL running there, and does the "
+            "database exist (see the README, \"Production\")?")
+
+
+async def _select_one(url: str, timeout: float) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, connect_args={"timeout": timeout})
+    try:
+        async with engine.connect() as connection:
+            await connection.exec_driver_sql("SELECT 1")
+    finally:
+        await engine.dispose()
+
+
+def _one_line(exc: BaseException) -> str:
+    """The driver's own message (not SQLAlchemy's wrapping, never the URL's password): its first line."""
+    while exc.__cause__ is not None and not str(exc).strip():
+        exc = exc.__cause__
+    orig = getattr(exc, "orig", None)
+    if isinstance(orig, BaseException):
+        exc = orig.__cause__ or orig
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
 
 
 # ---------------------------------------------------------------- access control
@@ -175,9 +287,17 @@ def valid_encryption_key(key: str) -> bool:
         return False
 
 
-def stored_encryption_key(prefect_home: Path) -> str | None:
-    """The Fernet key a Prefect server without PREFECT_SERVER_ENCRYPTION_KEY keeps in its SQLite database
-    (table ``configuration``, key ``ENCRYPTION_KEY``, made the first time it encrypts a block), or None."""
+def stored_encryption_key(prefect_home: Path, database_url: str | None = None) -> str | None:
+    """The Fernet key a Prefect server without PREFECT_SERVER_ENCRYPTION_KEY keeps in its database (table
+    ``configuration``, key ``ENCRYPTION_KEY``, made the first time it encrypts a block), or None: its SQLite
+    file in ``prefect_home``, or the PostgreSQL database of ``database_url`` (`prefect_database`)."""
+    if database_url:
+        try:
+            value = asyncio.run(asyncio.wait_for(_stored_configuration(database_url), DATABASE_TIMEOUT + 5))
+            key = (value if isinstance(value, dict) else json.loads(value or "null") or {}).get("fernet_key")
+        except Exception:  # no such table yet, no such database, no answer: no key to keep
+            return None
+        return key if isinstance(key, str) and valid_encryption_key(key) else None
     db = prefect_home / "prefect.db"
     if not db.is_file():
         return None
@@ -188,6 +308,20 @@ def stored_encryption_key(prefect_home: Path) -> str | None:
     except (sqlite3.Error, ValueError, KeyError, TypeError):
         return None
     return key if isinstance(key, str) and valid_encryption_key(key) else None
+
+
+async def _stored_configuration(url: str) -> Any:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url, connect_args={"timeout": DATABASE_TIMEOUT})
+    try:
+        async with engine.connect() as connection:
+            result = await connection.exec_driver_sql(
+                "SELECT value FROM configuration WHERE key = 'ENCRYPTION_KEY'")
+            row = result.first()
+    finally:
+        await engine.dispose()
+    return row[0] if row else None
 
 
 def _auth_text(auth_string: str, key: str) -> str:
@@ -254,13 +388,15 @@ def read_auth_file(path: Path) -> dict[str, str]:
     return values
 
 
-def load_auth_file(path: Path, prefect_home: Path) -> tuple[dict[str, str], str | None]:
+def load_auth_file(path: Path, prefect_home: Path,
+                   database_url: str | None = None) -> tuple[dict[str, str], str | None]:
     """The three variables from ``path``, written first if it does not exist; and, if it was written
     now, a line saying so. A new file gets a random ``lcspr:<password>`` and the encryption key already
-    in Prefect's database, if it holds one (so existing Secret blocks stay readable), else a new one."""
+    in Prefect's database (its SQLite file in ``prefect_home``, or the one ``database_url`` names), if it
+    holds one (so existing Secret blocks stay readable), else a new one."""
     written = None
     if not path.exists():
-        stored = stored_encryption_key(prefect_home)
+        stored = stored_encryption_key(prefect_home, database_url)
         password = secrets.token_urlsafe(32)
         if create_auth_file(path, _auth_text(f"{AUTH_USER}:{password}", stored or new_encryption_key())):
             written = ("  written now: a new password, and the encryption key Prefect's database already held "
@@ -303,7 +439,9 @@ def access_control(settings: Settings, *, auth: bool, environ: Mapping[str, str]
     path = settings.auth_path.resolve()
     host, _ = server_address(settings)
     if auth:
-        values, written = load_auth_file(path, settings.home.resolve() / "prefect")
+        database = prefect_database(settings, environ)
+        database_url = fill_password(database[0], environ) if database else None
+        values, written = load_auth_file(path, settings.home.resolve() / "prefect", database_url)
         lines = [f"Access control: on; password and encryption key in {path} (owner-only, mode 600)",
                  *([written] if written else []),
                  "  UI login: type the whole PREFECT_API_AUTH_STRING value from that file (lcspr:...)",
@@ -380,6 +518,8 @@ class Child:
     handle: IO[bytes]
     # time.monotonic() when the current process was started.
     started: float
+    # Its own environment, if not the supervisor's (the Prefect server's: `server_env`).
+    env: Mapping[str, str] | None = None
     # Runs in a row that ended within the supervisor's quick_run_seconds of starting.
     quick_failures: int = 0
     restarts: int = 0
@@ -422,24 +562,27 @@ class Supervisor:
         handle.flush()
         return log, handle
 
-    def _child_io(self, handle: BinaryIO) -> dict[str, Any]:
-        """Children log to ``handle``, read nothing, run in the checkout with the system's env."""
+    def _child_io(self, handle: BinaryIO, env: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """Children log to ``handle``, read nothing, run in the checkout with the system's env (or ``env``)."""
         return {"stdout": handle, "stderr": subprocess.STDOUT, "stdin": subprocess.DEVNULL,
-                "env": dict(self.env), "cwd": PROJECT_DIR}
+                "env": dict(self.env if env is None else env), "cwd": PROJECT_DIR}
 
-    def _spawn(self, argv: list[str], handle: BinaryIO) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(argv, **self._child_io(handle), start_new_session=True)
+    def _spawn(self, argv: list[str], handle: BinaryIO, env: Mapping[str, str] | None) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(argv, **self._child_io(handle, env), start_new_session=True)
 
-    def start(self, name: str, argv: list[str]) -> Child:
+    def start(self, name: str, argv: list[str], env: Mapping[str, str] | None = None) -> Child:
+        """Start ``argv`` as the child ``name`` (log ``<logs>/<name>.log``), in the supervisor's environment
+        or ``env``; the same command and environment serve every restart."""
         log, handle = self._open_log(name, argv)
         try:
-            process = self._spawn(argv, handle)
+            process = self._spawn(argv, handle, env)
         except BaseException:
             handle.close()
             raise
-        child = Child(name, list(argv), process, log, handle, started=time.monotonic())
+        child = Child(name, list(argv), process, log, handle, started=time.monotonic(),
+                      env=None if env is None else dict(env))
         self.children.append(child)
-        print(f"  started {name:<7} pid {process.pid:<7} log {log}", flush=True)
+        print(f"  started {name:<8} pid {process.pid:<7} log {log}", flush=True)
         return child
 
     def run(self, name: str, argv: list[str], timeout: float) -> int:
@@ -505,10 +648,10 @@ class Supervisor:
         child.handle.close()
         try:
             _, child.handle = self._open_log(child.name, child.argv)
-            child.process = self._spawn(child.argv, child.handle)
+            child.process = self._spawn(child.argv, child.handle, child.env)
         except OSError as exc:
             return self._stopped(child, f"could not start: {exc}", now)
-        print(f"  restarted {child.name:<7} pid {child.process.pid:<7} log {child.log}", flush=True)
+        print(f"  restarted {child.name:<8} pid {child.process.pid:<7} log {child.log}", flush=True)
         return None
 
     def _note(self, child: Child, line: str) -> None:
@@ -671,14 +814,32 @@ def _write_apprise_config(settings: Settings) -> str:
     return f"{path} (written: every role mails the local outbox)"
 
 
-def up(settings: Settings, *, auth: bool = False) -> int:
+def worker_names(count: int) -> list[str]:
+    """The supervised workers' names (their logs' too): ``worker`` alone, else ``worker-1`` ... ``worker-N``."""
+    if count < 1:
+        raise ValueError(f"lcspr up needs at least one worker, not {count}")
+    return ["worker"] if count == 1 else [f"worker-{i}" for i in range(1, count + 1)]
+
+
+def worker_command(prefect: list[str], name: str) -> list[str]:
+    """``prefect worker start`` on the pool, named after this machine and ``name``: a worker's name is
+    unique within its pool (workers on other machines start their own), and a restarted one keeps it."""
+    return [*prefect, "worker", "start", "--pool", POOL, "--type", "process",
+            "--name", f"{socket.gethostname()}-{name}"]
+
+
+def up(settings: Settings, *, auth: bool = False, workers: int = 1) -> int:
     """Start everything, wait for Ctrl-C/SIGTERM, stop everything. 0 on a clean stop.
 
     ``auth``: the API and UI ask for the password in ``settings.auth_path`` (see `access_control`).
-    1 if the auth file is unusable, 2 if asked to listen beyond this machine without a password.
+    ``workers``: how many process workers serve the pool (each flow run is claimed by one of them:
+    a worker submits a run only after the server let it move the run to Pending, which it refuses
+    to every other worker). 1 if the auth file is unusable or Prefect's database cannot be reached,
+    2 if asked to listen beyond this machine without a password.
     """
     from adapters.register.database import migrate
 
+    names = worker_names(workers)
     host, port = server_address(settings)
     # Before anything else: a refusal here leaves no trace (no folder, no migration, no child).
     try:
@@ -704,6 +865,15 @@ def up(settings: Settings, *, auth: bool = False) -> int:
             file=sys.stderr,
         )
         return 1
+    database = prefect_database(settings, os.environ)
+    if database is not None:
+        problem = prefect_database_problem(database[0], environ=os.environ)
+        if problem is not None:
+            print(f"lcspr up: {database[1]}: {problem}", file=sys.stderr)
+            return 1
+        prefect_db = f"{_hidden_url(database[0])} (from {database[1]})"
+    else:
+        prefect_db = f"SQLite {settings.home.resolve() / 'prefect' / 'prefect.db'}"
 
     home = settings.home.resolve()
     logs = home / "logs"
@@ -715,6 +885,7 @@ def up(settings: Settings, *, auth: bool = False) -> int:
 
     print(f"Register: migrating {_hidden_url(settings.register_url)}", flush=True)
     migrate(settings.register_url)
+    print(f"Prefect database: {prefect_db}", flush=True)
     print(f"Notifications config: {_write_apprise_config(settings)}", flush=True)
     print("\n".join(access_lines), flush=True)
     if auth:
@@ -745,7 +916,8 @@ def up(settings: Settings, *, auth: bool = False) -> int:
         server = supervisor.start(
             # Prefect's own CLI, with SQLite told to overwrite what is deleted (lcspr/prefect_server.py).
             "server", [sys.executable, "-m", "lcspr.prefect_server", "server", "start", "--host", host,
-                       "--port", str(port)]
+                       "--port", str(port)],
+            env=server_env(env, os.environ, database[0] if database else None),
         )
         print(f"Waiting for the Prefect API at {settings.api_url} ...", flush=True)
         _wait_for_health(settings.api_url, server, HEALTH_TIMEOUT)
@@ -775,9 +947,8 @@ def up(settings: Settings, *, auth: bool = False) -> int:
             )
         print(f"  deployed prefect.yaml (log {logs / 'deploy.log'}); reconcile every "
               f"{settings.reconcile_interval_seconds} s", flush=True)
-        supervisor.start(
-            "worker", [*prefect, "worker", "start", "--pool", POOL, "--type", "process"]
-        )
+        for name in names:
+            supervisor.start(name, worker_command(prefect, name))
         # A portfolio to open now, not only after 07:30 or the first answer; the run changes nothing
         # if it is up to date, and a failure here only leaves it for later (its log says why).
         supervisor.run("deploy", [*prefect, "deployment", "run", "lcspr-portfolio/lcspr-portfolio"], timeout=120)
@@ -789,6 +960,8 @@ def up(settings: Settings, *, auth: bool = False) -> int:
             f"  Outbox:      {settings.outbox_path.resolve()} "
             f"(SMTP {settings.smtp_host}:{settings.smtp_port}, one .eml file a message)\n"
             f"  Register:    {_hidden_url(settings.register_url)}\n"
+            f"  Prefect DB:  {prefect_db}\n"
+            f"  Workers:     {len(names)} on the pool {POOL}\n"
             f"  Logs:        {logs}\n"
             f"  Access:      {access}\n"
             f"  Refer a case: lcspr refer examples/referral.json",

@@ -4,6 +4,10 @@
 on SQLite, a process worker, the deployments from ``prefect.yaml`` and the local SMTP outbox)
 and stops it with SIGINT afterwards. ``System`` drives it the way its users do: the ``lcspr``
 command, the Prefect REST API, the outbox folder, the logs.
+
+With ``LCSPR_TEST_PREFECT_DATABASE_URL`` (Prefect's server) and ``LCSPR_TEST_DATABASE_URL`` (the
+register) set to PostgreSQL, each system started gets fresh databases there, dropped once it has
+stopped (``tests/postgres.py``); a test that reads Prefect's SQLite file asks for SQLite.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from lcspr.up import descendants
+from tests import postgres
 
 LCSPR = str(Path(sys.executable).with_name("lcspr"))
 RUN = Path(__file__).resolve().parents[2] / "run"
@@ -59,6 +64,9 @@ class System:
     env: dict[str, str]
     process: subprocess.Popen[bytes]
     output: Path
+    # The PostgreSQL database of Prefect's server and of the register; None: SQLite in the home.
+    prefect_database: str | None = None
+    register_database: str | None = None
 
     def lcspr(self, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -116,12 +124,18 @@ class System:
 
     def child(self, pattern: str) -> int | None:
         """The pid of the process below `lcspr up` whose command line matches ``pattern``."""
+        found = self.children(pattern)
+        return found[0] if found else None
+
+    def children(self, pattern: str) -> list[int]:
+        """The pids of every process below `lcspr up` whose command line matches ``pattern``."""
+        found = []
         for pid in descendants(self.process.pid):
             with contextlib.suppress(OSError):
                 command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
                 if re.search(pattern, command):
-                    return pid
-        return None
+                    found.append(pid)
+        return found
 
     def log(self) -> str:
         return self.output.read_text(errors="replace")
@@ -135,7 +149,11 @@ class System:
 
 
 @contextlib.contextmanager
-def start_system(home: Path, extra_env: Mapping[str, str] | None = None, args: Sequence[str] = ()) -> Iterator[System]:
+def start_system(home: Path, extra_env: Mapping[str, str] | None = None, args: Sequence[str] = (),
+                 postgresql: bool | None = None) -> Iterator[System]:
+    """``./run`` in ``home`` on free ports. ``postgresql``: None, Prefect's server and the register where
+    the environment says (``tests/postgres.py``); False, both on SQLite whatever it says; True, both on
+    PostgreSQL, on the configured servers or the local one (the caller checks that it answers)."""
     port, smtp_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LCSPR_"))}
     env.update({
@@ -145,24 +163,41 @@ def start_system(home: Path, extra_env: Mapping[str, str] | None = None, args: S
         "LCSPR_SMTP_PORT": str(smtp_port),
         **(extra_env or {}),
     })
-    output = home / "up.out"
-    with output.open("wb") as out:
-        # The README's run command itself (its setup is a no-op once installed; it then execs `lcspr up`).
-        process = subprocess.Popen(
-            [str(RUN), *args], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    system = System(home, f"http://127.0.0.1:{port}/api", env, process, output)
-    try:
-        yield system
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    prefect_server = postgres.configured(postgres.PREFECT)
+    register_server = postgres.configured(postgres.REGISTER)
+    if postgresql is False:
+        prefect_server = register_server = None
+    elif postgresql:
+        prefect_server = prefect_server or postgres.LOCAL_PREFECT
+        register_server = register_server or postgres.LOCAL_REGISTER
+    with contextlib.ExitStack() as databases:
+        # Dropped when this block ends, after the system has stopped (the finally below).
+        prefect_database = register_database = None
+        if prefect_server:
+            prefect_database = databases.enter_context(postgres.fresh_database(prefect_server, "prefect"))
+            env["LCSPR_PREFECT_DATABASE_URL"] = prefect_database
+        if register_server:
+            register_database = databases.enter_context(postgres.fresh_database(register_server, "register"))
+            env["LCSPR_DATABASE_URL"] = register_database
+        output = home / "up.out"
+        with output.open("wb") as out:
+            # The README's run command itself (its setup is a no-op once installed; it then execs `lcspr up`).
+            process = subprocess.Popen(
+                [str(RUN), *args], env=env, cwd=home, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        system = System(home, f"http://127.0.0.1:{port}/api", env, process, output,
+                        prefect_database, register_database)
+        try:
+            yield system
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGINT)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
 
 
 def referral_file(folder: Path, today: date, agency_reference: str = "POL-E2E-0001",

@@ -36,7 +36,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     # `./run --auth` in a temporary home on free ports.
-    with start_system(tmp_path_factory.mktemp("lcspr-auth"), args=["--auth"]) as running:
+    # SQLite whatever the environment says: the Secret block test reads Prefect's database file.
+    with start_system(tmp_path_factory.mktemp("lcspr-auth"), args=["--auth"], postgresql=False) as running:
         running.wait_until_up()  # GET /api/health: Prefect leaves it open for probes
         yield running
 

@@ -267,7 +267,9 @@ def _prefect_heartbeat_lock(record: str) -> bool:
     the client is answered with an error and retries (the run's engine and our clients retry). Seen
     more as each run writes more (tags, artifacts); PostgreSQL (issue 14) has no such refusals."""
     first = record.split("\n", 1)[0]
-    ours = re.search(r'File "[^"]*/(lcspr|flows|tasks|services|adapters|models|notifications)/', record)
+    # Our packages' frames, not Prefect's own folders of the same names (prefect/server/models/...).
+    ours = re.search(r'File "(?![^"]*site-packages)[^"]*/(lcspr|flows|tasks|services|adapters|models|notifications)/',
+                     record)
     heartbeat = "Worker channel heartbeat persistence failed" in first and "INSERT INTO worker " in record
     state = "Encountered error during state validation" in first and "INSERT INTO flow_run_state " in record
     return (heartbeat or state) and "database is locked" in record and not ours

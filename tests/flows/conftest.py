@@ -3,6 +3,9 @@
 The App is built once, from explicit settings (a temporary home with its SQLite register,
 an Apprise config routing every role to a real local SMTP server), by ``lcspr.bootstrap``
 as the entry points do; the flows are built around it with ``review_flow(lambda: app)``.
+The Prefect server is Prefect's own test harness (SQLite in a temporary folder) or, with
+``LCSPR_TEST_PREFECT_DATABASE_URL``, the same kind of server on a fresh PostgreSQL database; with
+``LCSPR_TEST_DATABASE_URL`` the register is a fresh PostgreSQL database too (``tests/postgres.py``).
 A review run is started from a real deployment, run in this process until it suspends
 (``Pause``), resumed through the server with an answer, and run again: the same cycle a
 worker performs, without waiting for one to poll.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -40,10 +44,61 @@ from notifications.local_smtp import LocalOutbox
 from services import queries
 from services.app import App
 from services.reviews import rebuild, waiting_on
+from tests import postgres
 
 # The review deployment the tests apply (``review.ato_deployment(name="test")``).
 DEPLOYMENT = "lcspr-review/test"
 AGENCY = "Thames Valley Police"  # the referring agency of every ``make_referral``
+
+
+@contextlib.contextmanager
+def prefect_test_server(database_url: str | None) -> Iterator[None]:
+    """Prefect's own test harness, a server subprocess on a temporary SQLite file; or, given a
+    ``postgresql+asyncpg://`` URL, the same on that database.
+
+    The harness names its SQLite file in a setting of its own that no outer setting overrides, so the
+    PostgreSQL case does what it does (prefect/testing/utilities.py, Prefect 3.8) with another URL:
+    start the server with it, point the client at it, drain the log and event workers, stop it.
+    """
+    if database_url is None:
+        with prefect_test_harness(server_startup_timeout=60):
+            yield
+        return
+    from prefect.context import _temporary_global_settings_context, get_settings_context
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_DATABASE_CONNECTION_URL,
+        PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED,
+        temporary_settings,
+    )
+    from prefect.utilities.asyncutils import run_coro_as_sync
+
+    async def drain() -> None:
+        # In a running loop these return awaitables (as the harness does it).
+        with contextlib.suppress(RuntimeError):  # never started
+            result: Any = APILogWorker.instance().drain()
+            if inspect.isawaitable(result):
+                await result
+        result = EventsWorker.drain_all()
+        if inspect.isawaitable(result):
+            await result
+
+    # As `lcspr up` runs it: no pause-expiration service (our suspends have no timeout).
+    with temporary_settings({PREFECT_SERVER_DATABASE_CONNECTION_URL: database_url,
+                             PREFECT_SERVER_SERVICES_PAUSE_EXPIRATIONS_ENABLED: False}):
+        server = SubprocessASGIServer()
+        # A fresh PostgreSQL database gets Prefect's whole schema on the first start.
+        server.start(timeout=180)
+        try:
+            with temporary_settings({PREFECT_API_URL: server.api_url}), \
+                    _temporary_global_settings_context(get_settings_context()):
+                yield
+                run_coro_as_sync(drain())
+        finally:
+            server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -53,15 +108,22 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[S
     home = tmp_path_factory.mktemp("lcspr-flows")
     # Prefect's own setting (read by the flow engine): persist results, so cached tasks find them.
     os.environ.setdefault("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
-    with LocalOutbox(home / "outbox") as outbox:
+    with contextlib.ExitStack() as stack:
+        register_url = f"sqlite:///{home / 'register.db'}"
+        if (register_server := postgres.configured(postgres.REGISTER)) is not None:
+            register_url = stack.enter_context(postgres.fresh_database(register_server, "register"))
+        prefect_url = None
+        if (prefect_server := postgres.configured(postgres.PREFECT)) is not None:
+            prefect_url = stack.enter_context(postgres.fresh_database(prefect_server, "prefect"))
+        outbox = stack.enter_context(LocalOutbox(home / "outbox"))
         apprise = home / "apprise.yml"
         write_local_config(apprise, smtp_host="127.0.0.1", smtp_port=outbox.port,
                            addresses={r.value: f"{r.value}@partnership.test" for r in Role},
                            sender="lcspr@partnership.test")
-        settings = Settings(home=home, database_url=f"sqlite:///{home / 'register.db'}", smtp_port=outbox.port,
+        settings = Settings(home=home, database_url=register_url, smtp_port=outbox.port,
                             apprise_config=apprise, outbox_dir=home / "outbox", deployment=DEPLOYMENT,
                             ui_url="http://127.0.0.1:4200", _env_file=None)
-        with prefect_test_harness(server_startup_timeout=60):
+        with prefect_test_server(prefect_url):
             yield settings, outbox
 
 

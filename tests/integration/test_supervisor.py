@@ -267,3 +267,28 @@ def test_an_orphan_that_exits_is_reaped_by_the_next_tick_without_taking_the_chil
     assert "worker stopped unexpectedly (exit -9); restarting in 5 s (restart 1)" in (
         tmp_path / "worker.log"
     ).read_text()
+
+
+def test_several_workers_are_each_restarted_on_their_own_and_a_child_keeps_its_own_environment(
+    make_supervisor: MakeSupervisor, tmp_path: Path
+) -> None:
+    """As `lcspr up --workers 2` starts them: killing one restarts that one only; a child started with an
+    environment of its own (the server's) gets it again when restarted."""
+    supervisor = make_supervisor(backoff_base=0.05)
+    one = supervisor.start("worker-1", [sys.executable, "-c", SLEEPER])
+    two = supervisor.start("worker-2", [sys.executable, "-c", SLEEPER])
+    shows = "import os, time; print('ROLE=' + os.environ.get('LCSPR_TEST_ROLE', '-'), flush=True); time.sleep(60)"
+    server = supervisor.start("server", [sys.executable, "-c", shows], env={**os.environ, "LCSPR_TEST_ROLE": "server"})
+    first_one, first_two, first_server = one.process.pid, two.process.pid, server.process.pid
+
+    os.kill(first_two, signal.SIGKILL)
+    assert tick_until(supervisor, lambda: two.process.pid != first_two, timeout=5) is None
+    assert one.process.pid == first_one and alive(first_one)
+    assert "worker-2 stopped unexpectedly" in (tmp_path / "worker-2.log").read_text()
+    assert "stopped" not in (tmp_path / "worker-1.log").read_text()
+
+    wait_for(lambda: "ROLE=server" in (tmp_path / "server.log").read_text())
+    os.kill(first_server, signal.SIGKILL)
+    assert tick_until(supervisor, lambda: server.process.pid != first_server, timeout=5) is None
+    wait_for(lambda: (tmp_path / "server.log").read_text().count("ROLE=server") == 2)
+    assert "ROLE=-" not in (tmp_path / "server.log").read_text()

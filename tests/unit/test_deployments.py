@@ -49,6 +49,20 @@ def test_a_deployment_runs_its_flow_from_the_entrypoints_on_its_schedule_in_the_
     assert "lcspr" in deployment["tags"]
 
 
-@pytest.mark.parametrize("name", ["lcspr-reconcile", "lcspr-portfolio"])
-def test_a_housekeeping_deployment_runs_one_at_a_time(name: str) -> None:
+SCHEDULED = sorted(name for name, (_, schedules) in EXPECTED.items() if schedules)
+
+
+def test_every_deployment_but_the_reviews_is_scheduled() -> None:
+    assert SCHEDULED == ["lcspr-deadline-sweep", "lcspr-deliver-outbox", "lcspr-portfolio", "lcspr-reconcile"]
+
+
+@pytest.mark.parametrize("name", SCHEDULED)
+def test_a_scheduled_deployment_runs_one_at_a_time_whichever_worker_takes_it(name: str) -> None:
+    # Enforced by Prefect's server when a worker moves a run to Pending (SecureFlowConcurrencySlots):
+    # a second run is Cancelled, not queued, however many workers poll the pool.
     assert deployments()[name]["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
+
+
+def test_review_runs_have_no_deployment_limit() -> None:
+    # Every review's run may run at once (each is claimed by one worker); a limit would hold answers back.
+    assert "concurrency_limit" not in deployments()["lcspr-review"]
