@@ -13,7 +13,7 @@ server's log has one access line per API call (counted per decision below; the s
   Reviews are walked along the full LCSPR of ``tests/flows/answers.py`` (22 answers, the drafts looping
   twice), every date moved by whole weeks so that the last answer is not after today.
 * **bare trial**: ``bench/bare_suspend.py`` deployed to the same pool (``lcspr-local``) on the same server,
-  resumed with what ``lcspr decide`` ends with (``adapters.prefect_runs.PrefectRuns.resume``, in this
+  resumed with what ``lcspr decide`` ends with (``adapters.prefect_api.ApiRuns.resume``, in this
   process) → its next ``Suspended`` state, polled the same way.
 
 Trials are interleaved and paired: answer k of review r, then resume k of bare run r (the order swapped on odd
@@ -447,9 +447,7 @@ def main() -> int:
             # This process talks to Prefect as `lcspr decide` does, through the same adapter.
             os.environ["PREFECT_API_URL"] = system.api_url
             os.environ["PREFECT_HOME"] = str(home / "bench-prefect")
-            from prefect.client.orchestration import get_client
-
-            from adapters.prefect_runs import PrefectRuns
+            from adapters.prefect_api import api_runs
             from bench import bare_suspend
 
             deployment_id = bare_suspend.deploy()
@@ -464,8 +462,7 @@ def main() -> int:
                 wait_next(system, run, bare_suspend.step_key(1), timeout=300)
             print(f"{args.reviews} review(s) and bare run(s) waiting on their first step "
                   f"({time.monotonic() - started:.0f} s)", flush=True)
-            with get_client(sync_client=True) as client:
-                runs = PrefectRuns(client, f"{bare_suspend.NAME}/{bare_suspend.NAME}")
+            with api_runs(f"{bare_suspend.NAME}/{bare_suspend.NAME}", str, os.environ) as runs:
                 pair = 0
                 for k in range(args.steps):
                     key, answer = FULL_LCSPR[k]

@@ -1,7 +1,7 @@
 """The ports: what the use cases need from the world, as structural Protocols.
 
 Implemented by the adapters (``adapters/register`` for the register and outbox,
-``adapters/prefect_runs.py`` for Prefect, ``notifications/dispatch.py`` for Apprise) and by
+``adapters/prefect_api.py`` for Prefect, ``notifications/dispatch.py`` for Apprise) and by
 the in-memory fakes in ``tests/fakes.py``; :mod:`lcspr.bootstrap` wires the real ones.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import date, datetime, timedelta
 from types import TracebackType
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from models.lifecycle import OpenStep, Policy, Review
 from models.records import (
@@ -29,7 +29,9 @@ from models.records import (
 )
 from models.referral import Referral
 from models.runs import RunView, Wait
-from notifications.render import RenderedMessage
+
+if TYPE_CHECKING:
+    from notifications.render import RenderedMessage
 
 
 class Clock(Protocol):

@@ -156,7 +156,7 @@ def _free_port() -> int:
 
 
 def test_a_run_process_is_alive_only_while_a_process_carries_that_run_id():
-    from adapters.prefect_runs import process_of
+    from adapters.prefect_api import process_of
     from models.runs import Process
 
     env = {**os.environ, "PREFECT__FLOW_RUN_ID": "run-42"}

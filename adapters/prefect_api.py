@@ -1,0 +1,325 @@
+"""The review runs on the Prefect server, read and resumed over its REST API with plain HTTP.
+
+``lcspr list``, ``status`` and ``decide`` are what a person waits on, and importing Prefect's client
+costs more than they may take in all (about 1.5 s of a 2 cores machine: ``prefect/__init__`` loads
+its settings, blocks, schemas and analytics). What those commands need of Prefect is four documented
+endpoints of the server's API: read a deployment by name, read one flow run, filter flow runs by id,
+and resume a paused run with input (``POST /flow_runs/{id}/resume``, whose ``REJECT`` is the
+server's schema refusing the answer). This adapter calls them with httpx, which Prefect's client is
+built on, sending what that client sends (the same JSON, ``PREFECT_API_AUTH_STRING`` as basic auth or
+``PREFECT_API_KEY`` as a bearer token, the same TLS settings). Everything else a run needs (start,
+reschedule, rename, retag, stored input, artifacts) goes to Prefect's own client
+(``adapters/prefect_runs.py``), imported the first time one of those is asked for.
+
+``tests/integration/test_prefect_api.py`` holds this reading to Prefect's client on a real server.
+
+Every call retries HTTP 503 (SQLite's "database is locked" on the server), 502 and 429; a server that
+cannot be reached or refuses us becomes one readable :class:`models.errors.Unavailable` line saying
+what to do.
+
+Whether a run's process is alive is checked on this machine: the process worker records the
+process id as the run's ``infrastructure_pid``, and the process carries the run id in its
+environment (``PREFECT__FLOW_RUN_ID``), so a reused pid is not mistaken for the run. With a
+worker on another machine the answer is "unknown", and only the grace period applies.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import httpx
+
+from adapters.processes import descendants
+from models.errors import Refused, Unavailable
+from models.runs import REPAIR, Process, RunView, Wait, step_of_wait
+
+if TYPE_CHECKING:
+    from adapters.prefect_runs import PrefectRuns
+
+T = TypeVar("T")
+# Prefect's client retries these by default (PREFECT_CLIENT_MAX_RETRIES); 503 is also what the server's
+# SQLite answers under concurrent writes.
+RETRIED = frozenset({429, 502, 503})
+# Prefect's client's default request timeout (PREFECT_API_REQUEST_TIMEOUT): a loaded server is slow, not gone.
+TIMEOUT = 60.0
+
+
+def retry_unavailable(call: Callable[[], T], *, attempts: int = 6, first_delay: float = 0.5) -> T:
+    """Call, retrying HTTP 503 (SQLite's "database is locked" on the server), 502 and 429 with backoff."""
+    delay = first_delay
+    for attempt in range(1, attempts + 1):
+        try:
+            return call()
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code not in RETRIED or attempt == attempts:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 8.0)
+    raise AssertionError("unreachable")
+
+
+def process_of(flow_run_id: str, infrastructure_pid: str | None, proc: Path = Path("/proc")) -> Process:
+    """Is the process executing this run alive on this machine?
+
+    The recorded pid may be Prefect's workspace supervisor, which starts the engine as its child:
+    the run counts as alive when that process, or one below it, carries the run id.
+    """
+    if not infrastructure_pid or not infrastructure_pid.isdigit() or not proc.is_dir():
+        return Process.UNKNOWN
+    pid = int(infrastructure_pid)
+    try:
+        state = (proc / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return Process.GONE
+    except OSError:
+        return Process.UNKNOWN
+    if state in ("Z", "X"):
+        return Process.GONE
+    mine = flow_run_id.encode()
+    for candidate in [pid, *descendants(pid, proc)]:
+        try:
+            if mine in (proc / str(candidate) / "environ").read_bytes() or \
+                    mine in (proc / str(candidate) / "cmdline").read_bytes():
+                return Process.ALIVE
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return Process.UNKNOWN
+    # A live process that is not this run's: the pid was reused after the run's process died.
+    return Process.GONE
+
+
+def view_of(run: Mapping[str, Any]) -> RunView:
+    """A flow run as the API returns it (``FlowRun`` in JSON), as the register's judgement reads it."""
+    state = run.get("state")
+    if not state:
+        return RunView("PENDING", "Pending", _instant(run.get("created")) or datetime.now(UTC))
+    kind = str(state["type"])
+    details = state.get("state_details") or {}
+    return RunView(
+        state_type=kind,
+        state_name=state.get("name") or kind.title(),
+        since=_instant(state.get("timestamp")) or datetime.now(UTC),
+        pause_key=details.get("pause_key") if kind == "PAUSED" else None,
+        process=process_of(str(run["id"]), run.get("infrastructure_pid")),
+        tags=tuple(run.get("tags") or ()),
+    )
+
+
+def _instant(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def prefect_trouble(exc: Exception, api_url: str, deployment: str) -> str | None:
+    """One line saying why Prefect could not be asked, and what to do; None if it is not that."""
+    if isinstance(exc, httpx.TransportError):
+        return f"cannot reach the Prefect API at {api_url}; start the system with `lcspr up` (./run)"
+    if isinstance(exc, httpx.HTTPStatusError):
+        code = exc.response.status_code
+        if code in (401, 403):
+            return (f"the Prefect API at {api_url} refused the credentials (HTTP {code}): set "
+                    "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING ('user:password')")
+        if code == 404 and "/deployments/name/" in str(exc.request.url):
+            return f"the deployment {deployment} does not exist on {api_url}; `lcspr up` deploys it"
+        if code >= 500:
+            return f"the Prefect API at {api_url} failed (HTTP {code}); see its log (.lcspr/logs/server.log)"
+    return None
+
+
+@contextlib.contextmanager
+def unavailable_on_trouble(api_url: str, deployment: str) -> Iterator[None]:
+    """Turn a server that cannot be reached, or refuses us, into :class:`Unavailable` with one clear line."""
+    try:
+        yield
+    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
+        trouble = prefect_trouble(exc, api_url.rstrip("/"), deployment)
+        if trouble is None:
+            raise
+        raise Unavailable(trouble[0].upper() + trouble[1:] + ".") from None
+
+
+def refusal(reason: str) -> str:
+    """The server's reason for refusing an answer, without the refused value: its schema check quotes it
+    ("Validation failed for field 'outcome'. Failure reason: '<the value>' is not one of [...]"), and a
+    refusal never echoes refused text. The field it names is kept."""
+    if fields := re.findall(r"Validation failed for field '([A-Za-z0-9_.\[\]]+)'", reason):
+        return f"{', '.join(dict.fromkeys(fields))} does not match the step's form (the value is not repeated here)."
+    if "validation" in reason.lower() or "hydrat" in reason.lower():
+        return "the answer does not match the step's form (the server's reason is not repeated: it quotes the answer)."
+    return reason or "no reason given."
+
+
+def _true(value: str | None) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def connection(environ: Mapping[str, str]) -> dict[str, Any]:
+    """Where the Prefect API is and how to be let in: Prefect's own settings when Prefect is loaded in this
+    process already (a flow run, a test's temporary settings), otherwise the environment, which the
+    ``lcspr`` CLI points at this installation (``lcspr/cli.py``) without loading Prefect."""
+    if "prefect.settings" in sys.modules or not environ.get("PREFECT_API_URL"):
+        from prefect.settings import get_current_settings
+
+        api = get_current_settings().api
+        return {"url": api.url or "", "auth": api.auth_string.get_secret_value() if api.auth_string else None,
+                "key": api.key.get_secret_value() if api.key else None,
+                "insecure": api.tls_insecure_skip_verify, "cert": api.ssl_cert_file}
+    return {"url": environ["PREFECT_API_URL"], "auth": environ.get("PREFECT_API_AUTH_STRING"),
+            "key": environ.get("PREFECT_API_KEY"),
+            "insecure": _true(environ.get("PREFECT_API_TLS_INSECURE_SKIP_VERIFY")),
+            "cert": environ.get("PREFECT_API_SSL_CERT_FILE")}
+
+
+def http_client(environ: Mapping[str, str]) -> httpx.Client:
+    """A client for the Prefect API, authenticated as Prefect's client would be (basic auth from
+    ``PREFECT_API_AUTH_STRING``, else a bearer ``PREFECT_API_KEY``; the same TLS settings)."""
+    found = connection(environ)
+    if not found["url"]:
+        raise Unavailable("No Prefect API is configured: set PREFECT_API_URL, or start the system with "
+                          "`lcspr up` (./run).")
+    headers = {"Accept": "application/json"}
+    if found["auth"]:
+        headers["Authorization"] = "Basic " + base64.b64encode(str(found["auth"]).encode()).decode()
+    elif found["key"]:
+        headers["Authorization"] = f"Bearer {found['key']}"
+    verify: bool | str = False if found["insecure"] else (found["cert"] or True)
+    return httpx.Client(base_url=str(found["url"]).rstrip("/") + "/", headers=headers, verify=verify,
+                        timeout=TIMEOUT)
+
+
+@contextlib.contextmanager
+def api_runs(deployment: str, ui_link: Callable[[str], str], environ: Mapping[str, str]) -> Iterator[ApiRuns]:
+    """The review runs on the Prefect server ``environ`` (or Prefect's settings) names; the edge passes
+    the process environment."""
+    with contextlib.ExitStack() as stack:
+        http = stack.enter_context(http_client(environ))
+        with unavailable_on_trouble(str(http.base_url), deployment):
+            yield ApiRuns(http, deployment, ui_link, stack)
+
+
+class ApiRuns:
+    """Review runs on one Prefect server: read and resumed over HTTP, the rest through Prefect's client."""
+
+    def __init__(self, http: httpx.Client, deployment: str, ui_link: Callable[[str], str],
+                 stack: contextlib.ExitStack) -> None:
+        self.http = http
+        self.deployment = deployment
+        self.ui_link = ui_link
+        self._stack = stack
+        self._client: PrefectRuns | None = None
+
+    @property
+    def client(self) -> PrefectRuns:
+        """Prefect's own client, opened on first use (its import costs about 1.5 s)."""
+        if self._client is None:
+            from adapters.prefect_runs import prefect_runs
+
+            self._client = self._stack.enter_context(prefect_runs(self.deployment, self.ui_link))
+        return self._client
+
+    def _call(self, method: str, path: str, json: Any = None) -> httpx.Response:
+        def send() -> httpx.Response:
+            return self.http.request(method, path.lstrip("/"), json=json).raise_for_status()
+
+        return retry_unavailable(send)
+
+    def _read(self, flow_run_id: str) -> dict[str, Any] | None:
+        try:
+            body: dict[str, Any] = self._call("GET", f"flow_runs/{flow_run_id}").json()
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return None
+            raise
+        return body
+
+    # ---------------------------------------------------------------- over HTTP
+
+    def check(self) -> None:
+        """Raise now if runs cannot be started: the server is unreachable, refuses us, or lacks the deployment."""
+        self._call("GET", f"deployments/name/{self.deployment}")
+
+    def observe(self, flow_run_id: str) -> RunView | None:
+        """What Prefect says of the run now; ``None`` if it does not exist (deleted)."""
+        run = self._read(flow_run_id)
+        return None if run is None else view_of(run)
+
+    def observe_all(self, flow_run_ids: Sequence[str], *, page: int = 200) -> dict[str, RunView | None]:
+        """``observe`` for many runs, a page of runs per call to the API rather than one call each."""
+        found: dict[str, RunView | None] = dict.fromkeys(flow_run_ids)
+        wanted = list(found)
+        for start in range(0, len(wanted), page):
+            ids = wanted[start:start + page]
+            body = {"flow_runs": {"id": {"any_": ids}}, "limit": len(ids), "offset": 0}
+            found.update({str(run["id"]): view_of(run) for run in self._call("POST", "flow_runs/filter", body).json()})
+        return found
+
+    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any], settle: float = 30.0) -> None:
+        """Resume the suspended run with the answer, once it waits on ``key`` (up to ``settle`` s).
+
+        Raises Unavailable when the run cannot take it (final, or waiting on something else) and
+        Refused when the server's schema refuses the answer (HTTP 200 REJECT)."""
+        deadline = time.monotonic() + settle
+        while True:
+            run = self._read(flow_run_id)
+            if run is None:
+                raise Unavailable(f"The flow run {flow_run_id} no longer exists in Prefect. Run `{REPAIR}` to "
+                                  "start a new one, then answer again.")
+            view = view_of(run)
+            waiting_on = step_of_wait(view.pause_key)
+            if waiting_on == key:
+                break
+            if view.state_type in ("COMPLETED", "FAILED", "CRASHED", "CANCELLED"):
+                raise Unavailable(
+                    f"The flow run is {view.state_name}; it cannot take an answer. Run `{REPAIR}` to repair it, "
+                    f"then answer again. See {self.ui_link(flow_run_id)}")
+            if time.monotonic() > deadline:
+                now = f"waits on {waiting_on}" if waiting_on else f"is {view.state_name}"
+                raise Unavailable(
+                    f"The flow run {now}, not on {key}, after {settle:.0f} s. `lcspr status` shows why; "
+                    f"if it stays so, `{REPAIR}` repairs it. See {self.ui_link(flow_run_id)}")
+            time.sleep(1)
+        result = self._call("POST", f"flow_runs/{flow_run_id}/resume", {"run_input": dict(payload)}).json()
+        status = str(result.get("status", "")).upper()
+        reason = str((result.get("details") or {}).get("reason") or "")
+        if status == "REJECT":
+            raise Refused(f"The Prefect server refused the answer: {refusal(reason)}")
+        if status == "ABORT":
+            raise Refused(f"The flow run is not waiting for input, so the answer was not taken. {refusal(reason)}")
+
+    # ---------------------------------------------------------------- through Prefect's client
+
+    def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str:
+        return self.client.start(reference, parameters, idempotency_key)
+
+    def reschedule(self, flow_run_id: str) -> None:
+        self.client.reschedule(flow_run_id)
+
+    def rename(self, flow_run_id: str, name: str) -> None:
+        self.client.rename(flow_run_id, name)
+
+    def retag(self, flow_run_id: str, tags: Sequence[str]) -> bool:
+        return self.client.retag(flow_run_id, tags)
+
+    def replace_parameters(self, flow_run_id: str, parameters: Mapping[str, Any]) -> None:
+        self.client.replace_parameters(flow_run_id, parameters)
+
+    def forget_answer(self, flow_run_id: str, wait: str) -> None:
+        self.client.forget_answer(flow_run_id, wait)
+
+    def wait_for(self, flow_run_id: str, step_key: str) -> Wait:
+        return self.client.wait_for(flow_run_id, step_key)
+
+    def publish_artifact(self, key: str, kind: str, data: str | float, description: str,
+                         flow_run_id: str | None = None) -> bool:
+        return self.client.publish_artifact(key, kind, data, description, flow_run_id)
