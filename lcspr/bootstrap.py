@@ -18,9 +18,8 @@ from adapters.register.audit import AuditKeyFile
 from adapters.register.unit_of_work import SqlRegister
 from lcspr.clock import SystemClock
 from lcspr.settings import Settings
-from notifications.dispatch import AppriseDispatcher
 from services.app import App, Config
-from services.ports import Clock, Runs
+from services.ports import Clock, Dispatcher, Runs
 
 
 def prefect_secret(name: str) -> str | None:
@@ -50,12 +49,19 @@ def config_from(settings: Settings) -> Config:
     )
 
 
-def _prefect_runs(settings: Settings, config: Config) -> AbstractContextManager[Runs]:
-    # Imported when first used: loading Prefect's client takes about a second, and the commands that
-    # read only the register (`lcspr calendar`, `audit`, `outbox`, `report annual`) never use it.
-    from adapters.prefect_runs import prefect_runs
+def _prefect_runs(settings: Settings, config: Config, environ: Mapping[str, str]) -> AbstractContextManager[Runs]:
+    # Reads and resumes over plain HTTP; Prefect's client (about 1.5 s to import) is loaded only when a
+    # run is started, repaired or retagged, and the commands that read only the register never use it.
+    from adapters.prefect_api import api_runs
 
-    return prefect_runs(settings.deployment, config.run_link)
+    return api_runs(settings.deployment, config.run_link, environ)
+
+
+def _apprise(settings: Settings, environ: Mapping[str, str]) -> Dispatcher:
+    # Imported when a message is sent: Apprise and Jinja2 cost about 0.25 s, which `lcspr list` need not pay.
+    from notifications.dispatch import AppriseDispatcher
+
+    return AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret, environ=environ)
 
 
 def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None) -> App:
@@ -70,6 +76,6 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mappin
         config=config,
         clock=clock,
         uow=register,
-        runs=lambda: _prefect_runs(settings, config),
-        dispatcher=lambda: AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret, environ=env),
+        runs=lambda: _prefect_runs(settings, config, env),
+        dispatcher=lambda: _apprise(settings, env),
     )

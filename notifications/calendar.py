@@ -19,13 +19,15 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-
-from icalendar import Alarm, Calendar, Event
+from typing import TYPE_CHECKING
 
 from models.clocks import Clock
 from models.lifecycle import OpenStep
 from models.notices import clock_title
 from models.workdays import WorkingCalendar
+
+if TYPE_CHECKING:
+    from icalendar import Event
 
 PRODUCT = "-//LCSPR//Local Child Safeguarding Practice Reviews//EN"
 UID_DOMAIN = "lcspr"
@@ -95,6 +97,10 @@ def to_ics(dates: Iterable[DueDate], *, stamp: datetime, name: str = "") -> str:
     """An iCalendar (METHOD:PUBLISH) of ``dates``, in date order; ``stamp`` (aware) is when it was made.
 
     CRLF line ends, as RFC 5545 has them. ``name`` titles the calendar in the programs that show one."""
+    # Imported here: the due dates above are read by every `lcspr list` and `status`, the file only by
+    # `lcspr calendar` and the emails' attachments.
+    from icalendar import Calendar
+
     cal = Calendar()
     cal.add("prodid", PRODUCT)
     cal.add("version", "2.0")
@@ -110,6 +116,8 @@ def to_ics(dates: Iterable[DueDate], *, stamp: datetime, name: str = "") -> str:
 
 
 def _event(d: DueDate, stamp: datetime) -> Event:
+    from icalendar import Alarm, Event
+
     event = Event()
     event.add("uid", d.uid)
     event.add("dtstamp", stamp)
