@@ -20,12 +20,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from sqlalchemy import func, inspect, select, text, update
 from sqlalchemy.orm import Session
 
-from adapters.register.database import MIGRATIONS, engine_for, migrate
+from adapters.register import database
+from adapters.register.database import HEAD, MIGRATIONS, engine_for, migrate
 from adapters.register.mapping import (
     ActionRow,
     AgencyRequestRow,
@@ -165,6 +167,26 @@ def test_migrating_twice_is_harmless_and_leaves_the_schema_at_head(url: str) -> 
     with engine_for(url).connect() as conn:
         assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [head]
     assert set(inspect(engine_for(url)).get_table_names()) == {*Base.metadata.tables, "alembic_version"}
+    # A register at head is recognised without Alembic (every command would pay for it otherwise):
+    # the constant must name Alembic's head.
+    assert head == HEAD
+
+
+def test_a_register_behind_head_is_upgraded_and_one_at_head_is_left_alone(url: str) -> None:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    migrate(url)
+    with engine_for(url).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0004")
+    database._migrated.discard(url)  # a new process
+    migrate(url)
+    with engine_for(url).connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == [HEAD]
+        assert "projected_with" in {c["name"] for c in inspect(conn).get_columns("reviews")}
+    database._migrated.discard(url)
+    migrate(url)  # at head: nothing to run, and nothing breaks
+    assert url in database._migrated
 
 
 def test_the_app_migrates_a_new_register_before_its_first_use(settings: Settings) -> None:
