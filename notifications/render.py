@@ -24,11 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import jinja2
 from markupsafe import escape
 
 from models.roles import describe_role
+
+if TYPE_CHECKING:
+    import jinja2
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 
@@ -130,6 +133,9 @@ def _whom(role: str) -> str:
 
 @cache
 def _environment() -> jinja2.Environment:
+    # Imported on the first message made: every lcspr command loads this module, few send a message.
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         undefined=jinja2.StrictUndefined,
