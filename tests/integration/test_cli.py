@@ -120,6 +120,36 @@ def test_refer_with_prefect_unreachable_registers_nothing_and_says_so_in_one_lin
     assert not found(app, "CLI-NO-API")
 
 
+# What `lcspr list`, `status` and `decide` must not load: Prefect's client (about 1.5 s to import), Apprise,
+# Jinja2 and icalendar (no message is sent, no calendar written) and Alembic (the register is at head).
+SLOW_TO_LOAD = {"prefect", "apprise", "jinja2", "icalendar", "alembic"}
+
+
+@pytest.mark.parametrize("command", ["list", "status", "decide"])
+def test_the_commands_a_person_waits_on_ask_prefect_without_loading_its_client(home, settings, app, command):
+    reference = referrals.register_referral(app, make_referral(agency_reference="CLI-FAST")).reference
+    referrals.attach_run(app, reference, "5f1c1d5e-0000-4000-8000-000000000001")
+    answer = home / "answer.json"
+    answer.write_text('{"decided_by": "A. Jones, Partnership Manager", "decided_on": "2026-03-05", '
+                      '"outcome": "notified", "panel_reference": "NP-2026-118"}')
+    args = {"list": ["list"], "status": ["status", reference],
+            "decide": ["decide", reference, "notification", "--input", str(answer)]}[command]
+    closed = f"http://127.0.0.1:{_free_port()}/api"
+    env = {**_cli_env(home, settings, closed), "PYTHONPROFILEIMPORTTIME": "1"}
+    result = _run_cli(args, env, home)
+    # It asked Prefect (over HTTP) and said in one line that the server is not there (list and status
+    # still show the register, with the run states unknown) ...
+    assert result.returncode == (1 if command == "decide" else 0), result.stderr[-2000:]
+    trouble = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("import time:")]
+    assert f"Cannot reach the Prefect API at {closed}" in result.stdout + "\n".join(trouble), trouble
+    assert "Traceback" not in result.stderr
+    # ... having loaded none of the slow libraries on the way (-X importtime lists every module loaded).
+    loaded = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in result.stderr.splitlines()
+              if line.startswith("import time:") and "|" in line}
+    assert "httpx" in loaded and "sqlalchemy" in loaded
+    assert loaded & SLOW_TO_LOAD == set()
+
+
 def test_refer_refused_by_the_apis_credentials_names_the_variable_to_set(home, settings, app):
     """A Prefect server behind PREFECT_SERVER_API_AUTH_STRING answers 401 to a client without credentials."""
 
