@@ -222,3 +222,28 @@ def answer_file(folder: Path, name: str, values: Mapping[str, Any]) -> Path:
     path = folder / name
     path.write_text(json.dumps({"decided_by": "A. Jones, Partnership Manager", **values}))
     return path
+
+
+def log_records(log: str) -> list[str]:
+    """The log cut into records, each from one timestamped line ("08:58:07.222 | ERROR ...") to the next."""
+    return re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ \| )", log)
+
+
+def prefect_lock_refusal(record: str) -> bool:
+    """Is this Prefect's own write refused by SQLite's lock (and nothing of ours)? Its worker-heartbeat
+    upsert, or its orchestration inserting a proposed state, run in DEFERRED transactions (read, then
+    write) that SQLite refuses at once with "database is locked" when another write lands in between;
+    the client is answered with an error and retries (the run's engine and our clients retry). Seen
+    more as each run writes more (tags, artifacts); PostgreSQL (issue 14) has no such refusals."""
+    first = record.split("\n", 1)[0]
+    # Our packages' frames, not Prefect's own folders of the same names (prefect/server/models/...).
+    ours = re.search(r'File "(?![^"]*site-packages)[^"]*/(lcspr|flows|tasks|services|adapters|models|notifications)/',
+                     record)
+    heartbeat = "Worker channel heartbeat persistence failed" in first and "INSERT INTO worker " in record
+    state = "Encountered error during state validation" in first and "INSERT INTO flow_run_state " in record
+    return (heartbeat or state) and "database is locked" in record and not ours
+
+
+def tracebacks_not_prefects_lock(log: str) -> list[str]:
+    """The log's records with a traceback, but for Prefect's own writes refused by SQLite's lock."""
+    return [r for r in log_records(log) if "Traceback" in r and not prefect_lock_refusal(r)]

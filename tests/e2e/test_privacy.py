@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from lcspr.clock import SystemClock
-from tests.e2e.conftest import System, referral_file, start_system, wait_for
+from tests.e2e.conftest import System, referral_file, start_system, tracebacks_not_prefects_lock, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -104,4 +104,7 @@ def test_refused_text_is_found_nowhere(system: System, tmp_path: Path) -> None:
 
     # Nothing refused is anywhere on disk: logs, Prefect's database, the register, results, mail.
     assert traces(system.home) == []
-    assert "Traceback" not in "".join(p.read_text(errors="replace") for p in (system.home / "logs").glob("*.log"))
+    # No traceback either (one could quote an answer), but for Prefect's own writes SQLite refused with
+    # "database is locked" under load (a worker heartbeat, a proposed state), which carry nothing of ours.
+    logs = "".join(p.read_text(errors="replace") for p in (system.home / "logs").glob("*.log"))
+    assert tracebacks_not_prefects_lock(logs) == []

@@ -25,7 +25,14 @@ import pytest
 from adapters.failpoints import AFTER_RECORD, BEFORE_RECORD, arm
 from lcspr.clock import SystemClock
 from models.workdays import WorkingCalendar
-from tests.e2e.conftest import System, answer_file, referral_file, start_system, wait_for
+from tests.e2e.conftest import (
+    System,
+    answer_file,
+    referral_file,
+    start_system,
+    tracebacks_not_prefects_lock,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(1500)]
 
@@ -248,28 +255,7 @@ def test_the_server_log_has_no_traceback(system):
     # SQLite transaction (read, then write), which SQLite refuses at once with "database is locked"
     # when another write lands in between (prefect/server/utilities/worker_channel.py). The worker
     # sends the next heartbeat 30 s later; no run is touched. Every other traceback fails the test.
-    ours = [r for r in _records(log) if "Traceback" in r and not _prefect_heartbeat_lock(r)]
+    ours = tracebacks_not_prefects_lock(log)
     assert ours == [], ours[0][:6000]
     assert "schedule_deployments" not in log
     print(json.dumps({"server_log_bytes": len(log)}))
-
-
-
-def _records(log: str) -> list[str]:
-    """The log cut into records, each from one timestamped line ("08:58:07.222 | ERROR ...") to the next."""
-    return re.split(r"\n(?=\d\d:\d\d:\d\d\.\d+ \| )", log)
-
-
-def _prefect_heartbeat_lock(record: str) -> bool:
-    """Is this Prefect's own write refused by SQLite's lock (and nothing of ours)? Its worker-heartbeat
-    upsert, or its orchestration inserting a proposed state, run in DEFERRED transactions (read, then
-    write) that SQLite refuses at once with "database is locked" when another write lands in between;
-    the client is answered with an error and retries (the run's engine and our clients retry). Seen
-    more as each run writes more (tags, artifacts); PostgreSQL (issue 14) has no such refusals."""
-    first = record.split("\n", 1)[0]
-    # Our packages' frames, not Prefect's own folders of the same names (prefect/server/models/...).
-    ours = re.search(r'File "(?![^"]*site-packages)[^"]*/(lcspr|flows|tasks|services|adapters|models|notifications)/',
-                     record)
-    heartbeat = "Worker channel heartbeat persistence failed" in first and "INSERT INTO worker " in record
-    state = "Encountered error during state validation" in first and "INSERT INTO flow_run_state " in record
-    return (heartbeat or state) and "database is locked" in record and not ours
