@@ -96,7 +96,13 @@ class Notice:
 
 def clock_title(clock: Clock) -> str:
     """The clock in words, quoting its own rule where the title has a figure."""
-    return CLOCK_TITLES[clock.kind].format(subject=clock.subject.replace("-", " "), rule=rule_length(clock.rule))
+    return title_of(clock.kind, clock.subject, clock.rule)
+
+
+def title_of(kind: ClockKind, subject: str, rule: ClockRule) -> str:
+    """A clock's title from all it reads of the clock: its kind, subject and rule (the sweep's projected
+    clocks carry just those)."""
+    return CLOCK_TITLES[kind].format(subject=subject.replace("-", " "), rule=rule_length(rule))
 
 
 def rule_length(rule: ClockRule) -> str:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from models.clocks import Clock
+from models.clocks import Clock, ClockKind, ClockRule
 from models.lifecycle import Action, AgencyRequest, LoggedDecision, OpenStep, Review, Route, Stage
 from models.referral import Referral
+from models.workdays import WorkingCalendar
 
 
 @dataclass(frozen=True)
@@ -58,13 +59,29 @@ def view_of(review: Review, step: OpenStep | None, flow_run_id: str | None, fing
                       flow_run_id, fingerprint)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a sweep makes one for every clock due (half the cost to make)
 class DueClock:
-    """A clock still running, as the register's projection holds it, with the review it belongs to."""
+    """A clock still running (not paused, met or stopped), with the review it belongs to: what the reminder
+    policy and a reminder's text need of it, its due date as derived (``Clock.due``) under the policy in
+    force, and nothing that derivation took (pauses, extensions)."""
 
     reference: str
     flow_run_id: str | None
-    clock: Clock
+    key: str  # ``Clock.key``
+    kind: ClockKind
+    subject: str
+    owner_role: str
+    rule: ClockRule
+    due: date
+
+
+def due_clock(reference: str, flow_run_id: str | None, clock: Clock, calendar: WorkingCalendar) -> DueClock | None:
+    """The :class:`DueClock` of ``clock`` of review ``reference`` (due by ``calendar``), None if it is not running:
+    the register's from its projection, the same from a replayed review."""
+    if clock.met_on is not None or clock.stopped_on is not None or clock.is_paused:
+        return None
+    return DueClock(reference, flow_run_id, clock.key, clock.kind, clock.subject, clock.owner_role, clock.rule,
+                    clock.due(calendar))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """The reminder policy: who hears what about a clock, and on which working day.
 
 Pure data and pure functions. The sweep asks :func:`messages_due` which messages are
-*current* for a clock on ``today`` and queues them in the outbox under
-:meth:`DueMessage.key`; the outbox drops keys it already holds. That makes the sweep
-idempotent: running it twice a day sends nothing twice, and a sweep that missed some
-days (a server down over a long weekend) catches up with the latest occurrence of
-each series only, never a backlog of stale reminders.
+*current* for a clock on ``today`` (:class:`RemindersOn` gives the same answers for many
+clocks at once) and queues them in the outbox under :meth:`DueMessage.key`; the outbox
+drops keys it already holds. That makes the sweep idempotent: running it twice a day
+sends nothing twice, and a sweep that missed some days (a server down over a long
+weekend) catches up with the latest occurrence of each series only, never a backlog of
+stale reminders.
 
 For one clock, in working days relative to its due date (defaults)::
 
@@ -32,6 +33,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 
 from models.clocks import ClockKind
@@ -162,10 +164,10 @@ class MessageLevel(StrEnum):
 
 
 @dataclass(frozen=True)
-class DueMessage:
-    """One message to one role about one clock, identified by its occurrence."""
+class Current:
+    """A message current on a day about any clock of one kind, due on one date and with one owner: a
+    :class:`DueMessage` without the clock's key, the same for every such clock (:class:`RemindersOn`)."""
 
-    clock_key: str
     level: MessageLevel
     occurrence: str
     role: str
@@ -173,9 +175,31 @@ class DueMessage:
     days_overdue: int
     escalated_from: str
 
+    def key_about(self, reference: str, clock_key: str) -> str:
+        """The outbox idempotency key of this message about the clock ``clock_key`` of review
+        ``reference``: the same message always has the same key."""
+        return f"{reference}:{clock_key}:{self._key_end}"
+
+    @cached_property
+    def _key_end(self) -> str:
+        # Made once: one Current stands for the same message about many clocks.
+        return f"{self.level.value}:{self.occurrence}:{self.role}"
+
+    def about(self, clock_key: str) -> DueMessage:
+        """This message about the clock ``clock_key``."""
+        return DueMessage(self.level, self.occurrence, self.role, self.due, self.days_overdue, self.escalated_from,
+                          clock_key)
+
+
+@dataclass(frozen=True)
+class DueMessage(Current):
+    """One message to one role about one clock, identified by its occurrence."""
+
+    clock_key: str = ""
+
     def key(self, reference: str) -> str:
         """The outbox idempotency key: the same message always has the same key."""
-        return f"{reference}:{self.clock_key}:{self.level.value}:{self.occurrence}:{self.role}"
+        return self.key_about(reference, self.clock_key)
 
 
 def messages_due(
@@ -195,10 +219,46 @@ def messages_due(
     if due is None or not calendar.is_working_day(today):
         return []
     owner = _owner(policy, owner_role)
+    return [m.about(clock_key) for m in _current(due, today, policy, calendar, owner)]
 
-    def message(level: MessageLevel, occurrence: str, role: str, overdue: int = 0) -> DueMessage:
+
+class RemindersOn:
+    """The reminder policies judged on one day, ``today``, for a sweep over many clocks.
+
+    What :func:`messages_due` answers for a clock depends on nothing of it but its policy (its kind's),
+    its due date and its owner, and a register's clocks share a few hundred due dates: each (kind, due
+    date, owner) is judged once, when first asked, and the answer kept, so most clocks are decided by a
+    dictionary look-up. Answers are :func:`messages_due`'s, each without its clock's key."""
+
+    def __init__(self, today: date, policies: Mapping[ClockKind, ReminderPolicy], calendar: WorkingCalendar) -> None:
+        self.today = today
+        self.policies = policies
+        self.calendar = calendar
+        self.working_day = calendar.is_working_day(today)
+        self._judged: dict[tuple[ClockKind, date, str], tuple[Current, ...]] = {}
+
+    def current(self, kind: ClockKind, due: date | None, owner_role: str = "") -> tuple[Current, ...]:
+        """The messages current on ``today`` for a clock of ``kind`` due on ``due`` (None: paused, met or
+        stopped) and owned by ``owner_role`` ("" for its policy's owner). ConfigurationError, as
+        :func:`messages_due`, for a clock owned by an agency that does not name it."""
+        if due is None or not self.working_day:
+            return ()
+        key = (kind, due, owner_role)
+        judged = self._judged.get(key)
+        if judged is None:
+            policy = self.policies[kind]
+            judged = _current(due, self.today, policy, self.calendar, _owner(policy, owner_role or None))
+            self._judged[key] = judged
+        return judged
+
+
+def _current(due: date, today: date, policy: ReminderPolicy, calendar: WorkingCalendar,
+             owner: str) -> tuple[Current, ...]:
+    """The messages current on ``today`` (a working day) for a clock due on ``due`` owned by ``owner``."""
+
+    def message(level: MessageLevel, occurrence: str, role: str, overdue: int = 0) -> Current:
         escalated_from = owner if level is MessageLevel.ESCALATION else ""
-        return DueMessage(clock_key, level, occurrence, role, due, overdue, escalated_from)
+        return Current(level, occurrence, role, due, overdue, escalated_from)
 
     # See the module docstring: a non-working due date is announced on the next working day.
     due_day = calendar.next_working_day(due)
@@ -206,14 +266,14 @@ def messages_due(
         sent = [(calendar.before(due, n), n) for n in policy.before]
         past = [(on, n) for on, n in sent if on <= today]
         if not past:
-            return []
+            return ()
         _, n = max(past)  # the most recent; distinct N always give distinct dates
-        return [message(MessageLevel.REMINDER, f"before-{n}", owner)]
+        return (message(MessageLevel.REMINDER, f"before-{n}", owner),)
     if today == due_day:
-        return [message(MessageLevel.DUE_TODAY, "due", owner)] if policy.on_due else []
+        return (message(MessageLevel.DUE_TODAY, "due", owner),) if policy.on_due else ()
 
     k = calendar.between(due_day, today)
-    messages: list[DueMessage] = []
+    messages: list[Current] = []
     if policy.overdue_daily:
         messages.append(message(MessageLevel.OVERDUE, f"overdue-{k}", owner, k))
     reached = [r for r in policy.ladder if r.after_working_days <= k]
@@ -227,7 +287,7 @@ def messages_due(
         messages.extend(
             message(MessageLevel.ESCALATION, f"rung-{day}", role, k) for role in rung.roles
         )
-    return messages
+    return tuple(messages)
 
 
 def last_due_with_messages(today: date, policies: Iterable[ReminderPolicy], calendar: WorkingCalendar) -> date | None:

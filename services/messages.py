@@ -15,13 +15,14 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from itertools import chain
 
-from models.clocks import Clock
-from models.errors import LcsprError, NoRecipient
+from models.clocks import ClockKind, ClockRule
+from models.errors import ConfigurationError, LcsprError, NoRecipient
 from models.lifecycle import OpenStep
-from models.notices import Notice, clock_notices, step_notices
-from models.records import Claimed
-from models.reminders import last_due_with_messages
+from models.notices import Notice, step_notices, title_of
+from models.records import Claimed, due_clock
+from models.reminders import RemindersOn, last_due_with_messages
 from notifications.calendar import step_due_date, to_ics
 from notifications.render import RenderedMessage, for_forwarding, render
 from services.app import App
@@ -137,7 +138,7 @@ def _send(app: App, dispatcher: Dispatcher, message: Claimed) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one for every review with a message (half the cost to make)
 class Planned:
     """The notices current today for one review's clocks."""
 
@@ -152,26 +153,38 @@ def plan(app: App, today: date) -> list[Planned]:
 
     Only clocks due by :func:`models.reminders.last_due_with_messages` can have a message, so the
     register hands over just those, from its clock projection (one indexed query), and each is judged
-    by the reminder policy as a replay would judge it. A review projected under another policy than
-    the one in force (see ``services.reviews``) is replayed instead, whole."""
+    by the reminder policy as a replay would judge it (:func:`models.notices.clock_notices`), once per
+    kind, due date and owner (:class:`models.reminders.RemindersOn`). A review projected under another
+    policy than the one in force (see ``services.reviews``) is replayed instead, whole."""
     policy = app.config.policy
     last_due = last_due_with_messages(today, app.config.reminder_policies.values(), policy.calendar)
     if last_due is None:
         return []
-    clocks: dict[str, tuple[str | None, list[Clock]]] = {}
     with app.uow() as uow:
-        for due in uow.reviews.clocks_due_by(last_due, policy.fingerprint):
-            clocks.setdefault(due.reference, (due.flow_run_id, []))[1].append(due.clock)
+        projected = uow.reviews.clocks_due_by(last_due, policy.fingerprint)
         stale = [uow.reviews.get(reference) for reference in uow.reviews.projected_otherwise(policy.fingerprint)]
-    for stored in stale:
-        clocks[stored.reference] = (stored.flow_run_id, list(rebuild(app, stored).clocks))
-    planned = []
-    for reference in sorted(clocks):
-        flow_run_id, running = clocks[reference]
-        notices = clock_notices(reference, running, today, policy.calendar, app.config.reminder_policies)
-        if notices:
-            planned.append(Planned(reference, flow_run_id, notices))
-    return planned
+    replayed = [clock for stored in stale for c in rebuild(app, stored).clocks
+                if (clock := due_clock(stored.reference, stored.flow_run_id, c, policy.calendar)) is not None]
+    reminders = RemindersOn(today, app.config.reminder_policies, policy.calendar)
+    titles: dict[tuple[ClockKind, str, ClockRule], str] = {}
+    found: dict[str, Planned] = {}  # by reference, with each clock's notices in the clocks' order
+    for clock in chain(projected, replayed):
+        try:
+            current = reminders.current(clock.kind, clock.due, clock.owner_role)
+        except ConfigurationError:
+            continue  # an agency clock without an agency cannot be routed; the register never makes one
+        if not current:
+            continue
+        # A few titles and messages serve many clocks: each is made once.
+        if (title := titles.get(named := (clock.kind, clock.subject, clock.rule))) is None:
+            title = titles[named] = title_of(clock.kind, clock.subject, clock.rule)
+        if (review := found.get(clock.reference)) is None:
+            review = found[clock.reference] = Planned(clock.reference, clock.flow_run_id, [])
+        for m in current:
+            review.notices.append(Notice(key=m.key_about(clock.reference, clock.key), kind=m.level.value, role=m.role,
+                                         step=title, due=m.due, days_overdue=m.days_overdue,
+                                         escalated_from=m.escalated_from))
+    return [found[reference] for reference in sorted(found)]
 
 
 def sweep(app: App, as_of: date | None = None, dry_run: bool = False) -> SweepReport:

@@ -84,7 +84,8 @@ class Reviews(Protocol):
         ...
 
     def clocks_due_by(self, last_due: date, fingerprint: str) -> list[DueClock]:
-        """The running clocks due on or before ``last_due`` of the reviews projected under ``fingerprint``."""
+        """The running clocks due on or before ``last_due`` of the reviews projected under ``fingerprint``, each
+        with its due date as projected, in the register's order (a review's clocks in their order)."""
         ...
 
     def projected_otherwise(self, fingerprint: str) -> list[str]:

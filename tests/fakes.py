@@ -170,7 +170,9 @@ class FakeReviews:
         return found
 
     def clocks_due_by(self, last_due: date, fingerprint: str) -> list[DueClock]:
-        return [DueClock(r.reference, r.flow_run_id, c) for r in self.state.reviews.values()
+        # As the register's projection: each clock's due date as derived when projected.
+        return [DueClock(r.reference, r.flow_run_id, c.key, c.kind, c.subject, c.owner_role, c.rule, r.dues[c.key])
+                for r in self.state.reviews.values()
                 if r.view is not None and r.view.projected_with == fingerprint for c in r.view.clocks
                 if c.met_on is None and c.stopped_on is None and not c.is_paused and r.dues[c.key] <= last_due]
 

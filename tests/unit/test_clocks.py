@@ -1,4 +1,4 @@
-"""Statutory clocks: default rules, pause/resume, extensions, meeting, state and RAG."""
+"""Statutory clocks: default rules, pause/resume, extensions, meeting, state, RAG, what the sweep reads of one."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from models.clocks import (
     RuleUnit,
 )
 from models.errors import ConfigurationError, Refused
+from models.records import DueClock, due_clock
 from models.workdays import WorkingCalendar
 
 CAL = WorkingCalendar()
@@ -261,3 +262,24 @@ def test_the_amber_window_is_configurable() -> None:
 def test_a_closure_day_added_to_the_calendar_recomputes_the_due_date() -> None:
     closed = WorkingCalendar(closures=[date(2026, 4, 14)])
     assert RAPID.due(closed) == date(2026, 4, 22)
+
+
+# -- what the deadline sweep reads of a clock ----------------------------------------------------
+
+
+def test_a_running_clock_is_handed_to_the_sweep_with_its_due_date_and_what_its_messages_name() -> None:
+    agency = Clock(kind=ClockKind.AGENCY_REPORT, start=date(2026, 5, 1), rule=DEFAULT_RULES[ClockKind.AGENCY_REPORT],
+                   subject="thames-valley-police", owner_role="agency-thames-valley-police")
+    adjusted = (agency.pause(date(2026, 5, 5), "Police asked us to wait.", "A. Jones")
+                .resume(date(2026, 5, 12))
+                .extend(date(2026, 6, 30), "Late disclosure.", "A. Jones", date(2026, 6, 1), CAL))
+    for c in (agency, adjusted):
+        due = due_clock("LCSPR-2026-001", "run-1", c, CAL)
+        assert due == DueClock("LCSPR-2026-001", "run-1", "agency_report:thames-valley-police", ClockKind.AGENCY_REPORT,
+                               "thames-valley-police", "agency-thames-valley-police", c.rule, c.due(CAL))
+
+
+def test_a_paused_met_or_stopped_clock_is_not_handed_to_the_sweep() -> None:
+    assert due_clock("R", None, RAPID.pause(date(2026, 4, 1), "Police asked us to wait.", "A. Jones"), CAL) is None
+    assert due_clock("R", None, RAPID.meet(date(2026, 4, 1)), CAL) is None
+    assert due_clock("R", None, RAPID.stop(date(2026, 4, 1), "Route changed."), CAL) is None

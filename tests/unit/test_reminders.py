@@ -15,6 +15,7 @@ from models.reminders import (
     DueMessage,
     MessageLevel,
     ReminderPolicy,
+    RemindersOn,
     Role,
     Rung,
     agency_role,
@@ -462,3 +463,67 @@ def test_whatever_day_a_sweep_runs_it_sends_only_what_a_daily_sweep_sends(
     assert len({m.key("R") for m in late}) == len(late)
     if not CAL.is_working_day(today):
         assert late == []
+
+
+# -- one day's judgement, shared by the clocks of a sweep ----------------------------------
+
+
+def _judged(reminders: RemindersOn, kind: ClockKind, due: date, clock_key: str) -> list[DueMessage]:
+    return [m.about(clock_key) for m in reminders.current(kind, due, _owner_for(kind) or "")]
+
+
+@pytest.mark.parametrize("today", [date(2026, 12, 22), date(2026, 12, 29), date(2027, 1, 4), date(2027, 3, 2)])
+def test_one_days_judgement_gives_what_messages_due_gives_for_every_kind_and_due_date(today: date) -> None:
+    reminders = RemindersOn(today, DEFAULT_POLICIES, CAL)
+    for kind in ClockKind:
+        for due in (today + timedelta(days=n) for n in range(-60, 15)):
+            assert _judged(reminders, kind, due, kind.value) == _due(kind, due, today), (kind, due)
+
+
+def test_a_days_judgement_is_made_once_per_kind_due_date_and_owner_and_shared() -> None:
+    today, due = date(2027, 3, 2), date(2027, 2, 19)
+    reminders = RemindersOn(today, DEFAULT_POLICIES, CAL)
+    first = reminders.current(ClockKind.AGENCY_REPORT, due, POLICE)
+    assert reminders.current(ClockKind.AGENCY_REPORT, due, POLICE) is first
+    other = reminders.current(ClockKind.AGENCY_REPORT, due, agency_role("Oxfordshire County Council"))
+    assert [m.role for m in other if m.level is OVER] == ["agency-oxfordshire-county-council"]
+    assert [m.role for m in first if m.level is OVER] == [POLICE]
+
+
+def test_a_shared_message_is_keyed_as_the_message_about_each_clock() -> None:
+    today = date(2027, 3, 2)
+    for current in RemindersOn(today, DEFAULT_POLICIES, CAL).current(ClockKind.RAPID_REVIEW, date(2027, 2, 1)):
+        for clock_key in ("rapid_review", "draft_round:round-2"):
+            assert current.key_about("LCSPR-2027-001", clock_key) == current.about(clock_key).key("LCSPR-2027-001")
+
+
+def test_on_a_non_working_day_or_for_a_silent_clock_nothing_is_current() -> None:
+    boxing_day = RemindersOn(date(2026, 12, 26), DEFAULT_POLICIES, CAL)
+    assert boxing_day.current(ClockKind.RAPID_REVIEW, date(2026, 12, 1)) == ()
+    assert RemindersOn(date(2027, 3, 2), DEFAULT_POLICIES, CAL).current(ClockKind.RAPID_REVIEW, None) == ()
+
+
+def test_a_days_judgement_of_an_agency_clock_without_its_agency_is_a_configuration_error() -> None:
+    reminders = RemindersOn(date(2027, 3, 2), DEFAULT_POLICIES, CAL)
+    with pytest.raises(ConfigurationError):
+        reminders.current(ClockKind.ACTION, date(2027, 2, 1))
+
+
+def test_a_days_judgement_follows_the_policies_it_is_given() -> None:
+    quiet = ReminderPolicy("panel", before=(), on_due=False, overdue_daily=False, ladder=(Rung(3, ("panel_chair",)),),
+                           repeat_every=0)
+    reminders = RemindersOn(date(2027, 3, 2), {**DEFAULT_POLICIES, ClockKind.DRAFT_ROUND: quiet}, CAL)
+    assert reminders.current(ClockKind.DRAFT_ROUND, date(2027, 3, 2)) == ()
+    assert [(m.level, m.occurrence, m.role) for m in reminders.current(ClockKind.DRAFT_ROUND, date(2027, 2, 1))] == [
+        (ESC, "rung-3", "panel_chair")]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    due=st.dates(min_value=date(2026, 1, 1), max_value=date(2028, 12, 31)),
+    offset=st.integers(min_value=-15, max_value=60),
+    kind=st.sampled_from(list(ClockKind)),
+)
+def test_whatever_the_day_its_judgement_is_messages_due(due: date, offset: int, kind: ClockKind) -> None:
+    today = due + timedelta(days=offset)
+    assert _judged(RemindersOn(today, DEFAULT_POLICIES, CAL), kind, due, kind.value) == _due(kind, due, today)
