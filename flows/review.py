@@ -15,7 +15,8 @@ tests bind theirs.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from prefect import Flow, flow, get_run_logger
@@ -33,6 +34,7 @@ from models.errors import Refused
 from models.lifecycle import OpenStep, describe_validation_error
 from models.referral import Referral, read_referral
 from models.roles import describe_role
+from models.runs import Wait
 from models.steps import StepInput
 from services.app import App
 from tasks.artifacts import publish_portfolio, publish_review_artifacts
@@ -122,15 +124,32 @@ def form_for(reference: str, step: OpenStep, refused: Mapping[str, Any] | None =
 
 
 async def show_review(app: App, reference: str, flow_run_id: str) -> None:
-    """Bring the run's tags up to where the review stands, then publish the review's summary, timeline
-    and progress and the portfolio (each a new version only if it changed). The artifacts only show the
-    register: a failure to publish them (after the tasks' retries) is logged, and the review goes on."""
-    await retag_flow_run(app, reference, flow_run_id)
-    for publish in (lambda: publish_review_artifacts(app, reference), lambda: publish_portfolio(app)):
+    """Bring the run's tags up to where the review stands, and publish the review's summary, timeline
+    and progress and the portfolio (each a new version only if it changed), side by side. The artifacts
+    only show the register: a failure to publish them (after the tasks' retries) is logged, and the
+    review goes on."""
+
+    async def publish(artifacts: Awaitable[Any]) -> None:
         try:
-            await publish()
+            await artifacts
         except Exception as exc:  # a view of the register must never stop the review
             get_run_logger().warning("%s: artifacts not published: %s", reference, type(exc).__name__)
+
+    await asyncio.gather(retag_flow_run(app, reference, flow_run_id),
+                         publish(publish_review_artifacts(app, reference)), publish(publish_portfolio(app)))
+
+
+async def after_answer(app: App, reference: str, flow_run_id: str, step: OpenStep | None) -> Wait | None:
+    """What follows an answer recorded (or refused), side by side rather than one after another, since
+    none needs another's result: the review shown as it now stands, the messages the answer queued
+    sent, and the wait for the step it opened chosen (returned). The next wait comes sooner so."""
+    if step is None:
+        await show_review(app, reference, flow_run_id)
+        return None
+    done = await asyncio.gather(choose_wait_key(app, flow_run_id, step.key),
+                                show_review(app, reference, flow_run_id), deliver_messages(app, reference))
+    wait: Wait = done[0]
+    return wait
 
 
 def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
@@ -165,8 +184,11 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
 
         step = await read_open_step(app, reference)
         shown = False
+        # The wait for the open step, when it was chosen after the last answer (with the review shown and
+        # its messages sent); None at a start, when it is chosen first.
+        chosen: Wait | None = None
         while step is not None:
-            wait = await choose_wait_key(app, flow_run_id, step.key)
+            wait = chosen or await choose_wait_key(app, flow_run_id, step.key)
             key = wait.key
             if not wait.answered:
                 # The run will wait. Its tags (stage, route, RAG in the UI's run list) and artifacts say
@@ -174,10 +196,12 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
                 # follows none (the first, or a restart after a crash: the RAG moves with the days). A run
                 # resumed with its answer skips this and the delivery: the answer is recorded at once.
                 if not shown:
-                    await show_review(app, reference, flow_run_id)
+                    await asyncio.gather(show_review(app, reference, flow_run_id), deliver_messages(app, reference))
                     shown = True
+                elif chosen is None:
+                    await deliver_messages(app, reference)
                 logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
-                await deliver_messages(app, reference)
+            chosen = None
             refused = await read_refused_answer(app, reference, step.key) if step.attempt > 1 else {}
             try:
                 answer = await asuspend_flow_run(wait_for_input=form_for(reference, step, refused), key=key)
@@ -187,9 +211,9 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
                 # The server does not check every format (e.g. dates); ask again under a new key.
                 outcome = await record_refusal(app, reference, step.key, refusal_reason(exc))
                 await forget_refused_answer(app, flow_run_id, key)
-                await show_review(app, reference, flow_run_id)
-                shown = True
                 step = outcome.next_step
+                chosen = await after_answer(app, reference, flow_run_id, step)
+                shown = True
                 continue
             payload = {k: v for k, v in answer.model_dump(mode="json").items() if k in step.input_model.model_fields}
             failpoint(app.config.failpoints_home, BEFORE_RECORD)
@@ -198,9 +222,9 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
             if not outcome.accepted:
                 logger.warning("%s: answer to %s refused: %s", reference, step.key, outcome.reason)
                 await forget_refused_answer(app, flow_run_id, key)
-            await show_review(app, reference, flow_run_id)
-            shown = True
             step = outcome.next_step
+            chosen = await after_answer(app, reference, flow_run_id, step)
+            shown = True
         if not shown:
             # Closed before this start (a crash after the last answer was recorded): say so once.
             await show_review(app, reference, flow_run_id)

@@ -7,6 +7,8 @@ a run re-running from the top at every resume repeats them harmlessly.
 
 from __future__ import annotations
 
+import asyncio
+
 from services import artifacts, reviews
 from services.app import App
 from tasks.review import read
@@ -15,13 +17,13 @@ from tasks.review import read
 @read("publish-review-artifacts", "Publish {reference}'s summary, timeline and progress")
 async def publish_review_artifacts(app: App, reference: str) -> list[str]:
     """Publish the review's summary, timeline and progress artifacts; the keys that got a new version."""
-    return artifacts.publish_review(app, reference)
+    return await asyncio.to_thread(artifacts.publish_review, app, reference)
 
 
 @read("publish-portfolio", "Publish the portfolio of open reviews")
 async def publish_portfolio(app: App) -> bool:
     """Publish the portfolio of every open review (``lcspr-portfolio``); True if it changed."""
-    return artifacts.publish_portfolio(app)
+    return await asyncio.to_thread(artifacts.publish_portfolio, app)
 
 
 @read("retag-open-runs", "Update every open review's tags")

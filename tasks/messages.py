@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date
 
 from prefect import task
@@ -17,7 +18,8 @@ from services.messages import DeliveryReport, SweepReport
       cache_policy=NO_CACHE, retries=2, retry_delay_seconds=30)
 async def deliver_messages(app: App, reference: str | None = None) -> DeliveryReport:
     """Send what is pending; failures stay pending with their error (never raised: nothing is lost)."""
-    return messages.deliver(app, reference)
+    # In a thread: the review flow sends while it publishes and chooses its next wait.
+    return await asyncio.to_thread(messages.deliver, app, reference)
 
 
 @task(name="sweep-clocks",

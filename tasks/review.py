@@ -1,7 +1,9 @@
 """The review flow's Prefect tasks: thin wrappers, one use case or one call on the run's own record each.
 
 They are async so the async flow (which skips the sync heartbeat join) awaits them; the
-use cases underneath are synchronous, fine for one review per process. Each takes the App
+use cases underneath are synchronous, fine for one review per process. The ones the flow runs side
+by side after an answer (tags, artifacts, delivery, the next wait) call theirs in a thread, so that
+they really overlap. Each takes the App
 (wired at the edge) as its first argument; it is left out of cache keys.
 
 Side-effect tasks persist their result under a cache key built from the flow run id,
@@ -18,6 +20,7 @@ keys, never anything of the child (``tests/unit/test_task_configuration.py`` che
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Callable
@@ -126,7 +129,7 @@ async def retag_flow_run(app: App, reference: str, flow_run_id: str) -> bool:
 
     Never cached: the RAG moves with the days, and a retag that changes nothing writes nothing.
     """
-    return reviews.retag_run(app, reference, flow_run_id)
+    return await asyncio.to_thread(reviews.retag_run, app, reference, flow_run_id)
 
 
 @side_effect("forget-refused-answer", "Forget the refused answer to {key}")
@@ -144,8 +147,11 @@ async def forget_refused_answer(app: App, flow_run_id: str, key: str) -> None:
 async def choose_wait_key(app: App, flow_run_id: str, step_key: str) -> Wait:
     """The wait for the open step (``rapid-review-1-wait-2`` after a lost wait), and whether its answer
     is in already."""
-    with app.runs() as runs:
-        return runs.wait_for(flow_run_id, step_key)
+    def wait_for() -> Wait:
+        with app.runs() as runs:
+            return runs.wait_for(flow_run_id, step_key)
+
+    return await asyncio.to_thread(wait_for)
 
 
 @side_effect("redact-refused-referral", "Blank a refused referral")
