@@ -193,6 +193,19 @@ def referral_json(agency_reference: str, aware: date) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- the end of a run
+
+
+def finish(json_path: Path | None, record: Mapping[str, Any], problems: Sequence[str]) -> int:
+    """Write the run's record as JSON if asked, print its problems; the exit code (1 if any)."""
+    if json_path:
+        json_path.write_text(json.dumps({**record, "problems": list(problems)}, indent=1, default=str))
+    if problems:
+        print("\nPROBLEMS:\n" + "\n".join(problems), file=sys.stderr)
+        return 1
+    return 0
+
+
 # ---------------------------------------------------------------- statistics
 
 

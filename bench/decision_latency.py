@@ -57,6 +57,7 @@ from bench.common import (
     BASE_AWARE,
     Neighbours,
     api,
+    finish,
     flow_processes,
     machine,
     machine_line,
@@ -513,13 +514,7 @@ def main() -> int:
     summary["costs"] = measured_costs
     text = report(info, summary, args, quiet, time.monotonic() - started)
     print("\n" + text)
-    if args.json:
-        args.json.write_text(json.dumps({"machine": info, "summary": summary, "trials": [asdict(t) for t in trials],
-                                         "problems": problems}, indent=1, default=str))
-    if problems:
-        print("\nPROBLEMS:\n" + "\n".join(problems), file=sys.stderr)
-        return 1
-    return 0
+    return finish(args.json, {"machine": info, "summary": summary, "trials": [asdict(t) for t in trials]}, problems)
 
 
 if __name__ == "__main__":

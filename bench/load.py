@@ -47,6 +47,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.common import (
     Neighbours,
     api,
+    finish,
     lcspr_popen,
     logs_with_trouble,
     machine,
@@ -306,13 +307,7 @@ def main() -> int:
         if values:
             lines.append(f"| {name} | {median(values):.1f} s | {percentile(values, 95):.1f} s | {max(values):.1f} s |")
     print("\n" + "\n".join(lines))
-    if args.json:
-        args.json.write_text(json.dumps({"machine": info, "outcome": outcome, "found": found, "problems": problems,
-                                         "per_worker": per_worker}, indent=1, default=str))
-    if problems:
-        print("\nPROBLEMS:\n" + "\n".join(problems), file=sys.stderr)
-        return 1
-    return 0
+    return finish(args.json, {"machine": info, "outcome": outcome, "found": found, "per_worker": per_worker}, problems)
 
 
 if __name__ == "__main__":

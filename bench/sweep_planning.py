@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import re
 import statistics
 import sys
 import tempfile
@@ -60,6 +59,7 @@ from adapters.register.mapping import (  # noqa: E402
     Recommendation,
     ReviewRow,
 )
+from bench.common import referral_json, shifted  # noqa: E402
 from lcspr.bootstrap import bootstrap  # noqa: E402
 from lcspr.settings import Settings  # noqa: E402
 from models.errors import Refused  # noqa: E402
@@ -73,7 +73,6 @@ from tests.flows import answers as A  # noqa: E402
 SWEEP_DAY = date(2027, 3, 2)  # a Tuesday, a working day
 BASE_AWARE = date(2026, 3, 3)  # the day the full LCSPR of tests/flows/answers.py starts
 WEEKS = range(-10, 53)  # its start moved by these many weeks: 63 starts, the last on the sweep day
-ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
@@ -90,23 +89,8 @@ class Clock:
         return self.day
 
 
-def shifted(value: Any, days: int) -> Any:
-    """An answer with every ISO date in it moved by ``days``."""
-    if isinstance(value, dict):
-        return {k: shifted(v, days) for k, v in value.items()}
-    if isinstance(value, str) and ISO_DAY.match(value):
-        return (date.fromisoformat(value) + timedelta(days=days)).isoformat()
-    return value
-
-
 def referral(agency_reference: str, aware: date) -> Referral:
-    return Referral.model_validate({
-        "referring_agency": "Thames Valley Police", "agency_reference": agency_reference,
-        "referred_by": "J. Patel, DSL", "dsl_consulted": True, "incident_date": aware.isoformat(),
-        "la_aware_date": aware.isoformat(), "abuse_or_neglect": "suspected", "harm": "seriously_harmed",
-        "child_pseudonym": "Child A", "looked_after": False,
-        "outline": "Serious injury to an infant at home; concerns about information sharing.",
-    })
+    return Referral.model_validate({**referral_json(agency_reference, aware), "looked_after": False})
 
 
 def fill_templates(app: App, clock: Clock, weeks: range = WEEKS) -> tuple[int, int]:

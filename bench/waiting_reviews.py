@@ -68,6 +68,7 @@ from bench.common import (
     api,
     command_line,
     cpu_seconds,
+    finish,
     flow_processes,
     lcspr_timed,
     machine,
@@ -688,13 +689,7 @@ def main() -> int:
     result["minutes"] = (time.monotonic() - began) / 60
     text = report(info, result, quiet)
     print("\n" + text)
-    if args.json:
-        args.json.write_text(json.dumps({"machine": info, "result": result, "problems": problems}, indent=1,
-                                        default=str))
-    if problems:
-        print("\nPROBLEMS:\n" + "\n".join(problems), file=sys.stderr)
-        return 1
-    return 0
+    return finish(args.json, {"machine": info, "result": result}, problems)
 
 
 if __name__ == "__main__":
