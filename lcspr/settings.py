@@ -148,6 +148,11 @@ class Settings(BaseSettings):
     # Pending or Running with no live process before it counts as stranded.
     reconcile_interval_seconds: int = Field(default=300, ge=10)
     reconcile_grace_seconds: float = Field(default=120, ge=0)
+    # How many flow runs may execute at once, whatever the number of workers (the work pool's
+    # concurrency limit, kept by Prefect's server); the rest wait their turn, Scheduled. A run holds a
+    # process (about 150 MB) and up to five connections to the register while it executes, a few
+    # seconds between two waits: 8 keeps a burst of answers within PostgreSQL's default 100 connections.
+    concurrent_runs: int = Field(default=8, ge=1, le=1000)
 
     # Reminder policy (every clock kind except "stays published", which only announces its date).
     reminders_before_working_days: list[int] = Field(default_factory=lambda: [5, 1])

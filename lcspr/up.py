@@ -828,6 +828,13 @@ def worker_command(prefect: list[str], name: str) -> list[str]:
             "--name", f"{socket.gethostname()}-{name}"]
 
 
+def pool_limit_command(prefect: list[str], runs: int) -> list[str]:
+    """Prefect's own limit on the pool: at most ``runs`` flow runs executing at once, across every worker
+    (here and on other machines). A 50-answer burst once failed runs with PostgreSQL's "too many clients"
+    (50 processes, each with its register connections); past the limit, runs wait Scheduled instead."""
+    return [*prefect, "work-pool", "set-concurrency-limit", POOL, str(runs)]
+
+
 def up(settings: Settings, *, auth: bool = False, workers: int = 1) -> int:
     """Start everything, wait for Ctrl-C/SIGTERM, stop everything. 0 on a clean stop.
 
@@ -931,6 +938,9 @@ def up(settings: Settings, *, auth: bool = False, workers: int = 1) -> int:
                     f"Could not create the work pool {POOL}; see {logs / 'deploy.log'}:\n"
                     f"{_tail(logs / 'deploy.log')}"
                 )
+        if supervisor.run("deploy", pool_limit_command(prefect, settings.concurrent_runs), timeout=120) != 0:
+            raise UpError(f"Could not limit the work pool {POOL} to {settings.concurrent_runs} runs at once; see "
+                          f"{logs / 'deploy.log'}:\n{_tail(logs / 'deploy.log')}")
         if supervisor.run("deploy", [*prefect, "--no-prompt", "deploy", "--all"], timeout=300) != 0:
             raise UpError(
                 f"`prefect deploy --all` failed; see {logs / 'deploy.log'}:\n"
@@ -961,7 +971,7 @@ def up(settings: Settings, *, auth: bool = False, workers: int = 1) -> int:
             f"(SMTP {settings.smtp_host}:{settings.smtp_port}, one .eml file a message)\n"
             f"  Register:    {_hidden_url(settings.register_url)}\n"
             f"  Prefect DB:  {prefect_db}\n"
-            f"  Workers:     {len(names)} on the pool {POOL}\n"
+            f"  Workers:     {len(names)} on the pool {POOL}, {settings.concurrent_runs} runs at once at most\n"
             f"  Logs:        {logs}\n"
             f"  Access:      {access}\n"
             f"  Refer a case: lcspr refer examples/referral.json",

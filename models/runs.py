@@ -122,7 +122,8 @@ def judge(open_step_key: str | None, has_run: bool, run: RunView | None, now: da
         return Judgement(Health.STRANDED, f"{run.state_name} for {_duration(age)} and {gone}")
     if run.state_type == "SCHEDULED":
         if run.state_name == "Late":
-            return Judgement(Health.NO_WORKER, "scheduled but late: no worker has picked it up")
+            return Judgement(Health.NO_WORKER, "scheduled but late: no worker has picked it up (none is running, "
+                                               "or every run slot of the pool is busy)")
         return Judgement(Health.MOVING, f"{run.state_name.lower()}: a worker will pick it up")
     return Judgement(Health.STRANDED, f"the run is in an unexpected state ({run.state_name})")
 

@@ -81,6 +81,9 @@ def test_the_system_runs_on_postgresql_with_two_workers_under_names_of_their_own
         assert (system.home / "logs" / f"{name}.log").is_file()
     names = wait_for("both workers to be online", lambda: workers_online(system), timeout=90)
     assert names[0].endswith("-worker-1") and names[1].endswith("-worker-2")
+    # However many workers, the pool runs at most LCSPR_CONCURRENT_RUNS flow runs at once (Prefect's limit).
+    assert (system.api("/work_pools/lcspr-local") or {}).get("concurrency_limit") == 8
+    assert "2 on the pool lcspr-local, 8 runs at once at most" in log
 
 
 def test_reviews_referred_at_once_are_each_registered_once_and_their_answers_recorded_once(system: System) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from prefect.settings import Settings as PrefectSettings
+from pydantic import ValidationError
 
 from lcspr.cli import build_parser, main
 from lcspr.prefect_server import uses_sqlite
@@ -17,6 +18,7 @@ from lcspr.up import (
     PAUSE_EXPIRATIONS,
     SERVER_DATABASE_URL,
     child_env,
+    pool_limit_command,
     prefect_database,
     prefect_database_problem,
     server_env,
@@ -114,6 +116,16 @@ def test_each_worker_serves_the_pool_under_a_name_of_its_own() -> None:
         assert command[:7] == ["prefect", "worker", "start", "--pool", "lcspr-local", "--type", "process"]
     names = [command[command.index("--name") + 1] for command in commands]
     assert len(set(names)) == 2 and all(name.endswith(("-worker-1", "-worker-2")) for name in names)
+
+
+def test_the_pool_runs_eight_flow_runs_at_once_by_default_whatever_the_workers(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path, _env_file=None)
+    assert settings.concurrent_runs == 8
+    assert pool_limit_command(["prefect"], settings.concurrent_runs) == [
+        "prefect", "work-pool", "set-concurrency-limit", "lcspr-local", "8"]
+    assert Settings(home=tmp_path, concurrent_runs=3, _env_file=None).concurrent_runs == 3
+    with pytest.raises(ValidationError):
+        Settings(home=tmp_path, concurrent_runs=0, _env_file=None)
 
 
 def test_workers_default_to_one() -> None:
