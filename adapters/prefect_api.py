@@ -33,10 +33,11 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from adapters.prefect_errors import retry_unavailable, unavailable_on_trouble
 from adapters.processes import descendants
 from models.errors import Refused, Unavailable
 from models.runs import REPAIR, Process, RunView, Wait, step_of_wait
@@ -44,26 +45,8 @@ from models.runs import REPAIR, Process, RunView, Wait, step_of_wait
 if TYPE_CHECKING:
     from adapters.prefect_runs import PrefectRuns
 
-T = TypeVar("T")
-# Prefect's client retries these by default (PREFECT_CLIENT_MAX_RETRIES); 503 is also what the server's
-# SQLite answers under concurrent writes.
-RETRIED = frozenset({429, 502, 503})
 # Prefect's client's default request timeout (PREFECT_API_REQUEST_TIMEOUT): a loaded server is slow, not gone.
 TIMEOUT = 60.0
-
-
-def retry_unavailable(call: Callable[[], T], *, attempts: int = 6, first_delay: float = 0.5) -> T:
-    """Call, retrying HTTP 503 (SQLite's "database is locked" on the server), 502 and 429 with backoff."""
-    delay = first_delay
-    for attempt in range(1, attempts + 1):
-        try:
-            return call()
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code not in RETRIED or attempt == attempts:
-                raise
-        time.sleep(delay)
-        delay = min(delay * 2, 8.0)
-    raise AssertionError("unreachable")
 
 
 def process_of(flow_run_id: str, infrastructure_pid: str | None, proc: Path = Path("/proc")) -> Process:
@@ -119,34 +102,6 @@ def _instant(value: str | None) -> datetime | None:
         return None
     moment = datetime.fromisoformat(value)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def prefect_trouble(exc: Exception, api_url: str, deployment: str) -> str | None:
-    """One line saying why Prefect could not be asked, and what to do; None if it is not that."""
-    if isinstance(exc, httpx.TransportError):
-        return f"cannot reach the Prefect API at {api_url}; start the system with `lcspr up` (./run)"
-    if isinstance(exc, httpx.HTTPStatusError):
-        code = exc.response.status_code
-        if code in (401, 403):
-            return (f"the Prefect API at {api_url} refused the credentials (HTTP {code}): set "
-                    "PREFECT_API_AUTH_STRING to the server's PREFECT_SERVER_API_AUTH_STRING ('user:password')")
-        if code == 404 and "/deployments/name/" in str(exc.request.url):
-            return f"the deployment {deployment} does not exist on {api_url}; `lcspr up` deploys it"
-        if code >= 500:
-            return f"the Prefect API at {api_url} failed (HTTP {code}); see its log (.lcspr/logs/server.log)"
-    return None
-
-
-@contextlib.contextmanager
-def unavailable_on_trouble(api_url: str, deployment: str) -> Iterator[None]:
-    """Turn a server that cannot be reached, or refuses us, into :class:`Unavailable` with one clear line."""
-    try:
-        yield
-    except (httpx.TransportError, httpx.HTTPStatusError) as exc:
-        trouble = prefect_trouble(exc, api_url.rstrip("/"), deployment)
-        if trouble is None:
-            raise
-        raise Unavailable(trouble[0].upper() + trouble[1:] + ".") from None
 
 
 def refusal(reason: str) -> str:

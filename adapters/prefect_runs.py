@@ -26,7 +26,7 @@ from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Scheduled
 
-from adapters.prefect_api import retry_unavailable, unavailable_on_trouble
+from adapters.prefect_errors import retry_unavailable, unavailable_on_trouble
 from models.run_tags import retagged
 from models.runs import Wait, wait_key
 
