@@ -75,7 +75,9 @@ class Reviews(Protocol):
 
     def set_flow_run(self, reference: str, flow_run_id: str | None) -> None: ...
 
-    def run_links(self, include_closed: bool = False) -> list[RunLink]: ...
+    def run_links(self, references: Sequence[str] | None = None, include_closed: bool = False) -> list[RunLink]:
+        """The reviews named (or every open one, or every one) with their open step and flow run."""
+        ...
 
     def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
               counting_only: bool = False) -> list[ReviewView]:

@@ -74,10 +74,8 @@ def judge_link(app: App, runs: Runs, link: RunLink, now: datetime) -> Judgement:
 
 def run_health(app: App, references: Iterable[str] | None = None, include_closed: bool = False) -> dict[str, Judgement]:
     """How each review's run stands (``status``, ``list``, ``decide``); raises Unavailable without Prefect."""
-    wanted = None if references is None else set(references)
     with app.uow() as uow:
-        links = [link for link in uow.reviews.run_links(include_closed=include_closed)
-                 if wanted is None or link.reference in wanted]
+        links = uow.reviews.run_links(None if references is None else list(references), include_closed=include_closed)
     with app.runs() as runs:
         return _judge_all(app, runs, links)
 
@@ -94,7 +92,7 @@ def _judge_all(app: App, runs: Runs, links: list[RunLink]) -> dict[str, Judgemen
 def _repair(app: App, runs: Runs, link: RunLink, judgement: Judgement) -> str:
     # Look again just before acting: the run may have moved on since the first look.
     with app.uow() as uow:
-        fresh = next((r for r in uow.reviews.run_links() if r.reference == link.reference), None)
+        fresh = next(iter(uow.reviews.run_links([link.reference])), None)
     if fresh != link:
         return "left alone: the review changed while reconciling (run again)"
     again = judge_link(app, runs, link, app.clock.now())

@@ -187,10 +187,11 @@ class FakeReviews:
     def set_flow_run(self, reference: str, flow_run_id: str | None) -> None:
         self._review(reference).flow_run_id = flow_run_id
 
-    def run_links(self, include_closed: bool = False) -> list[RunLink]:
+    def run_links(self, references: Sequence[str] | None = None, include_closed: bool = False) -> list[RunLink]:
         return [RunLink(r.reference, r.step.key if r.step else None, r.flow_run_id,
                         r.referral.model_dump(mode="json"), self._stored(r).run_key)
-                for r in self.state.reviews.values() if include_closed or r.stage != "closed"]
+                for r in self.state.reviews.values() if (include_closed or r.stage != "closed")
+                and (references is None or r.reference in references)]
 
     def with_running_clocks(self) -> list[str]:
         return sorted(r.reference for r in self.state.reviews.values() if r.running_clocks)

@@ -146,15 +146,21 @@ class SqlReviews:
         return [_decision(d) for d in self.s.scalars(
             select(Decision).where(Decision.review_id == row.id).order_by(Decision.seq))]
 
-    def run_links(self, include_closed: bool = False) -> list[RunLink]:
-        """Every review's open step and flow run, from the projection (no replay)."""
+    def run_links(self, references: Sequence[str] | None = None, include_closed: bool = False) -> list[RunLink]:
+        """The open step and flow run of the reviews named (``lcspr status``: one), or of every open one, or
+        of every one, from the projection (no replay)."""
         stmt = select(ReviewRow).order_by(ReviewRow.id)
+        if references is not None:
+            stmt = stmt.where(ReviewRow.reference.in_(list(references)))
         if not include_closed:
             stmt = stmt.where(ReviewRow.stage != "closed")
         rows = list(self.s.scalars(stmt))
         # The run each review let go of last (rare): one query for all, not one a review.
+        events = select(AuditEvent).where(AuditEvent.event == DETACHED).order_by(AuditEvent.seq)
+        if references is not None:
+            events = events.where(AuditEvent.review_id.in_([r.id for r in rows]))
         detached: dict[int, str] = {}
-        for event in self.s.scalars(select(AuditEvent).where(AuditEvent.event == DETACHED).order_by(AuditEvent.seq)):
+        for event in self.s.scalars(events):
             detached[event.review_id] = event.detail["flow_run_id"]
         return [RunLink(r.reference, r.open_step_key, r.flow_run_id, dict(r.referral),
                         f"{r.reference}:after:{detached[r.id]}" if r.id in detached else r.reference)
