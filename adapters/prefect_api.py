@@ -40,6 +40,7 @@ import httpx
 from adapters.prefect_errors import retry_unavailable, unavailable_on_trouble
 from adapters.processes import descendants
 from models.errors import Refused, Unavailable
+from models.run_tags import wait_tag
 from models.runs import REPAIR, Process, RunView, Wait, step_of_wait
 
 if TYPE_CHECKING:
@@ -47,6 +48,15 @@ if TYPE_CHECKING:
 
 # Prefect's client's default request timeout (PREFECT_API_REQUEST_TIMEOUT): a loaded server is slow, not gone.
 TIMEOUT = 60.0
+# Run ids in one filter: each is a bound parameter of the server's query (PostgreSQL's asyncpg allows 32,767).
+ID_CHUNK = 5000
+# Runs in one page of a filter: the server's default and largest limit (PREFECT_API_DEFAULT_LIMIT).
+PAGE = 200
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
 
 
 def process_of(flow_run_id: str, infrastructure_pid: str | None, proc: Path = Path("/proc")) -> Process:
@@ -148,7 +158,9 @@ def http_client(environ: Mapping[str, str]) -> httpx.Client:
         headers["Authorization"] = "Basic " + base64.b64encode(str(found["auth"]).encode()).decode()
     elif found["key"]:
         headers["Authorization"] = f"Bearer {found['key']}"
-    verify: bool | str = False if found["insecure"] else (found["cert"] or True)
+    # Plain HTTP (the embedded server on 127.0.0.1) has no certificate to check: no CA bundle is loaded.
+    plain = str(found["url"]).lower().startswith("http://")
+    verify: bool | str = False if found["insecure"] or plain else (found["cert"] or True)
     return httpx.Client(base_url=str(found["url"]).rstrip("/") + "/", headers=headers, verify=verify,
                         timeout=TIMEOUT)
 
@@ -217,6 +229,32 @@ class ApiRuns:
             ids = wanted[start:start + page]
             body = {"flow_runs": {"id": {"any_": ids}}, "limit": len(ids), "offset": 0}
             found.update({str(run["id"]): view_of(run) for run in self._call("POST", "flow_runs/filter", body).json()})
+        return found
+
+    def unpaused(self, flow_run_ids: Sequence[str], *, chunk: int = ID_CHUNK) -> dict[str, RunView]:
+        """``observe`` of the runs among these that are not paused, a page at a time: the server filters."""
+        found: dict[str, RunView] = {}
+        for ids in _chunks(flow_run_ids, chunk):
+            where = {"id": {"any_": ids}, "state": {"type": {"not_any_": ["PAUSED"]}}}
+            offset = 0
+            while True:
+                body = {"flow_runs": where, "limit": PAGE, "offset": offset, "sort": "ID_DESC"}
+                page = self._call("POST", "flow_runs/filter", body).json()
+                found.update({str(run["id"]): view_of(run) for run in page})
+                if len(page) < PAGE:
+                    break
+                offset += PAGE
+        return found
+
+    def count_waiting(self, groups: Mapping[str, Sequence[str]], *, chunk: int = ID_CHUNK) -> dict[str, int]:
+        """For each step, how many of its runs are paused with its wait tag: a count on the server per step
+        (about 4 ms a call and 5 µs a run id on this machine; side by side they were no faster)."""
+        found = dict.fromkeys(groups, 0)
+        for step_key, runs in groups.items():
+            for ids in _chunks(runs, chunk):
+                where = {"id": {"any_": ids}, "state": {"type": {"any_": ["PAUSED"]}},
+                         "tags": {"all_": [wait_tag(step_key)]}}
+                found[step_key] += int(self._call("POST", "flow_runs/count", {"flow_runs": where}).json())
         return found
 
     def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any], settle: float = 30.0) -> None:

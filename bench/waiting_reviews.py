@@ -15,7 +15,8 @@ Prefect's server and the register each on a fresh PostgreSQL database of their o
    (a register that old has sent them).
 2. **One Prefect run per open review**, created through Prefect's API directly in its suspended state: a
    run of the ``lcspr-review/lcspr-review`` deployment named by the reference, with the review's referral as
-   its parameter and its tags, in the state ``suspend_flow_run`` leaves (``PAUSED``, named ``Suspended``,
+   its parameter and its tags (with the wait tag the run writes before it suspends), in the state
+   ``suspend_flow_run`` leaves (``PAUSED``, named ``Suspended``,
    ``pause_key`` the open step's key, ``pause_reschedule`` true, no timeout, the run-input keyset), the key
    in the run's ``pause_keys``, and the Resume form (schema and description) stored as the flow saves it.
    The register then names each run as its review's. No process ever ran these runs: a suspended run *is*
@@ -160,7 +161,7 @@ def create_runs(system: System, threads: int = 6) -> dict[str, Any]:
     from flows.review import describe_step, form_for
     from lcspr.bootstrap import bootstrap
     from lcspr.settings import Settings
-    from models.run_tags import review_tags
+    from models.run_tags import review_tags, wait_tag
     from services import reviews
 
     url = system.register_database
@@ -190,7 +191,8 @@ def create_runs(system: System, threads: int = 6) -> dict[str, Any]:
             "name": view.reference,
             "parameters": {"referral": referral},
             "idempotency_key": view.reference,
-            "tags": list(review_tags(view, today, calendar, app.config.amber_within_working_days)),
+            # The run writes its wait tag just before it suspends (flows/review.py).
+            "tags": [*review_tags(view, today, calendar, app.config.amber_within_working_days), wait_tag(step.key)],
             "empirical_policy": {"pause_keys": [step.key]},
             "state": {"type": "PAUSED", "name": "Suspended", "message": "Created suspended by bench/waiting_reviews.py",
                       "state_details": {"pause_key": step.key, "pause_reschedule": True, "pause_timeout": None,
@@ -368,6 +370,7 @@ def run_list(system: System, repeats: int, window: timedelta = timedelta(days=7)
 def cli_times(system: System, reference: str, repeats: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, args in (("lcspr --help", ("--help",)), ("lcspr list", ("list",)),
+                       ("lcspr list --limit 0", ("list", "--limit", "0")),
                        ("lcspr status REFERENCE", ("status", reference)),
                        ("lcspr report portfolio", ("report", "portfolio"))):
         times = []
@@ -405,20 +408,37 @@ def in_process(system: System, reference: str, repeats: int) -> dict[str, float]
             values.append(time.perf_counter() - started)
         return median(values)
 
-    def run_links() -> Any:
+    def pointers() -> Any:
         with app.uow() as uow:
-            return uow.reviews.run_links(include_closed=True)
+            return uow.reviews.run_pointers()
+
+    def ids() -> list[str]:
+        return [p.flow_run_id for p in pointers() if p.flow_run_id]
+
+    def unpaused() -> Any:
+        with app.runs() as runs:
+            return runs.unpaused(ids())
+
+    def counts() -> Any:
+        groups: dict[str, list[str]] = {}
+        for p in pointers():
+            if p.flow_run_id and p.open_step_key:
+                groups.setdefault(p.open_step_key, []).append(p.flow_run_id)
+        with app.runs() as runs:
+            return runs.count_waiting(groups)
 
     def observe_all() -> Any:
-        ids = [link.flow_run_id for link in run_links() if link.flow_run_id]
         with app.runs() as runs:
-            return runs.observe_all(ids)
+            return runs.observe_all(ids())
 
     return {
-        "list: register (queries.open_reviews)": timed(lambda: queries.open_reviews(app)),
-        "run_health, step 1: every review's run link from the register (run_links)": timed(run_links),
-        "run_health, step 2: every run read from Prefect (observe_all, 200 a call)": timed(observe_all),
+        "list: register (queries.open_reviews, the default 50)": timed(lambda: queries.open_reviews(app, limit=50)),
+        "list: register (queries.open_reviews, every row)": timed(lambda: queries.open_reviews(app)),
+        "run_health, step 1: every open review's run and step from the register (run_pointers)": timed(pointers),
+        "run_health, step 2: the runs not paused (unpaused, the ids sent 5,000 a call)": timed(unpaused),
+        "run_health, step 3: per open step, its runs paused with its wait tag (count_waiting)": timed(counts),
         "list: run states (reconcile.run_health, every open review)": timed(lambda: reconcile.run_health(app)),
+        "for comparison: every run read whole from Prefect (observe_all, 200 a call)": timed(observe_all),
         "status: register (queries.status)": timed(lambda: queries.status(app, reference)),
         "status: run state (reconcile.run_health, one review)": timed(lambda: reconcile.run_health(app, [reference])),
         "portfolio (artifacts.portfolio)": timed(lambda: artifacts.portfolio(app)),
@@ -579,7 +599,9 @@ def report(info: dict[str, str], r: dict[str, Any], quiet: str) -> str:
     cli = r["cli"]
     lines += [
         f"| `lcspr report portfolio` | < 2 s | {cli['lcspr report portfolio']['median']:.2f} s |",
-        f"| `lcspr list` ({r['runs']:,} open reviews) | < 0.5 s | {cli['lcspr list']['median']:.2f} s |",
+        f"| `lcspr list` ({r['runs']:,} open reviews, the default 50 shown) | < 0.5 s | "
+        f"{cli['lcspr list']['median']:.2f} s |",
+        f"| `lcspr list --limit 0` (every one shown) | | {cli['lcspr list --limit 0']['median']:.2f} s |",
         f"| `lcspr status REFERENCE` | < 0.5 s | {cli['lcspr status REFERENCE']['median']:.2f} s |",
         f"| `lcspr --help` (process start + the CLI's imports) | | {cli['lcspr --help']['median']:.2f} s |",
         f"| `python -c 'import prefect.client.orchestration'` (what `list` and `status` import to ask Prefect) | | "
@@ -608,6 +630,20 @@ def report(info: dict[str, str], r: dict[str, Any], quiet: str) -> str:
     return "\n".join(lines)
 
 
+def hold(system: System, reference: str) -> None:
+    """Keep the system up until Ctrl-C, with a shell line that reaches it (``--hold``)."""
+    env = {k: v for k, v in system.env.items() if k.startswith(("LCSPR_", "PREFECT_"))}
+    line = " ".join(f"{k}={v}" for k, v in sorted(env.items()))
+    print(f"Held. In another shell (cd {system.home}):\n  {line} lcspr status {reference}\nCtrl-C ends it.",
+          flush=True)
+    (system.home / "hold.env").write_text("".join(f"export {k}={v}\n" for k, v in sorted(env.items())))
+    try:
+        while system.process.poll() is None:
+            time.sleep(5)
+    except KeyboardInterrupt:
+        pass
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10_000)
@@ -619,6 +655,9 @@ def main() -> int:
     parser.add_argument("--wait-quiet", type=float, default=30, help="minutes to wait for other runs to finish")
     parser.add_argument("--json", type=Path)
     parser.add_argument("--quick", action="store_true", help="CI: 200 runs, 10 s idle, no baseline")
+    parser.add_argument("--hold", action="store_true",
+                        help="once the runs are checked, keep the system up (printing how to reach it) until "
+                             "Ctrl-C, and measure nothing: for profiling the CLI by hand against a full register")
     args = parser.parse_args()
     if args.quick:
         args.runs, args.idle_seconds, args.no_baseline, args.repeats, args.wait_quiet = 200, 10, True, 3, 0
@@ -649,6 +688,9 @@ def main() -> int:
             if result["runs"] != args.runs:
                 problems.append(f"{result['runs']} runs created, {args.runs} wanted")
             result["health"] = check_runs(system, made["runs"], problems)
+            if args.hold:
+                hold(system, next(r for r in made["runs"] if "-C" not in r))
+                return 0
             result["answered"] = answer_one(system, problems)
             wait_no_flow_process(system, 300)
             server = server_pid(system)

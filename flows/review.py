@@ -123,9 +123,10 @@ def form_for(reference: str, step: OpenStep, refused: Mapping[str, Any] | None =
     return base.with_initial_data(description=describe_step(reference, step), **defaults)
 
 
-async def show_review(app: App, reference: str, flow_run_id: str) -> None:
-    """Bring the run's tags up to where the review stands, and publish the review's summary, timeline
-    and progress and the portfolio (each a new version only if it changed), side by side. The artifacts
+async def show_review(app: App, reference: str, flow_run_id: str, waits_on: str | None) -> None:
+    """Bring the run's tags up to where the review stands (and the step it is about to wait on,
+    ``waits_on``), and publish the review's summary, timeline and progress and the portfolio (each a new
+    version only if it changed), side by side. The artifacts
     only show the register: a failure to publish them (after the tasks' retries) is logged, and the
     review goes on."""
 
@@ -135,7 +136,7 @@ async def show_review(app: App, reference: str, flow_run_id: str) -> None:
         except Exception as exc:  # a view of the register must never stop the review
             get_run_logger().warning("%s: artifacts not published: %s", reference, type(exc).__name__)
 
-    await asyncio.gather(retag_flow_run(app, reference, flow_run_id),
+    await asyncio.gather(retag_flow_run(app, reference, flow_run_id, waits_on),
                          publish(publish_review_artifacts(app, reference)), publish(publish_portfolio(app)))
 
 
@@ -144,10 +145,10 @@ async def after_answer(app: App, reference: str, flow_run_id: str, step: OpenSte
     none needs another's result: the review shown as it now stands, the messages the answer queued
     sent, and the wait for the step it opened chosen (returned). The next wait comes sooner so."""
     if step is None:
-        await show_review(app, reference, flow_run_id)
+        await show_review(app, reference, flow_run_id, None)
         return None
     done = await asyncio.gather(choose_wait_key(app, flow_run_id, step.key),
-                                show_review(app, reference, flow_run_id), deliver_messages(app, reference))
+                                show_review(app, reference, flow_run_id, step.key), deliver_messages(app, reference))
     wait: Wait = done[0]
     return wait
 
@@ -195,11 +196,15 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
                 # where the review stands: after every answer recorded (below), and once at a start that
                 # follows none (the first, or a restart after a crash: the RAG moves with the days). A run
                 # resumed with its answer skips this and the delivery: the answer is recorded at once.
+                # Every wait is preceded by its wait tag on the run (``models.run_tags``), which ``lcspr list``
+                # counts; show_review writes it, after an answer or here.
                 if not shown:
-                    await asyncio.gather(show_review(app, reference, flow_run_id), deliver_messages(app, reference))
+                    await asyncio.gather(show_review(app, reference, flow_run_id, step.key),
+                                         deliver_messages(app, reference))
                     shown = True
                 elif chosen is None:
-                    await deliver_messages(app, reference)
+                    await asyncio.gather(retag_flow_run(app, reference, flow_run_id, step.key),
+                                         deliver_messages(app, reference))
                 logger.info("%s waits on %s (%s), due %s", reference, step.title, step.key, step.due or "-")
             chosen = None
             refused = await read_refused_answer(app, reference, step.key) if step.attempt > 1 else {}
@@ -227,7 +232,7 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
             shown = True
         if not shown:
             # Closed before this start (a crash after the last answer was recorded): say so once.
-            await show_review(app, reference, flow_run_id)
+            await show_review(app, reference, flow_run_id, None)
         logger.info("%s is closed.", reference)
         return Completed(message=f"{reference} closed.")
 

@@ -134,6 +134,13 @@ def working_days(text: str) -> int:
     return int(text)
 
 
+def parse_limit(text: str) -> int:
+    """How many rows to show: a whole number, 0 for every one."""
+    if not re.fullmatch(r"[0-9]{1,7}", text):
+        raise argparse.ArgumentTypeError("give a whole number of rows (0 shows every one)")
+    return int(text)
+
+
 _REVIEW_REFERENCE = re.compile(r"^[A-Z0-9]{1,20}-[0-9]{4}-[0-9]{4,6}$")
 
 

@@ -13,7 +13,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lcspr.console import Edge, SubParsers, UserError, parse_date, parse_reference, read_json_object, table
+from lcspr.console import (
+    Edge,
+    SubParsers,
+    UserError,
+    parse_date,
+    parse_limit,
+    parse_reference,
+    read_json_object,
+    table,
+)
 from models.errors import Unavailable
 from models.lifecycle import ClockAdjustment
 from models.records import AuditHead
@@ -152,30 +161,41 @@ def wait_for_outcome(app: App, reference: str, key: str, seconds: float) -> int:
 
 # ---------------------------------------------------------------- list
 
+# Rows ``lcspr list`` shows unless told otherwise: a screenful of the most pressing.
+LIST_LIMIT = 50
+
 
 def add_list(sub: SubParsers) -> None:
-    p = sub.add_parser("list", help="Open reviews: reference, stage, open step, due date, RAG.")
+    p = sub.add_parser("list", help="Open reviews, soonest due first: reference, stage, open step, due date, RAG, "
+                                    "run.")
     p.add_argument("--all", action="store_true", help="Include closed reviews.")
+    p.add_argument("--limit", type=parse_limit, default=LIST_LIMIT, metavar="N",
+                   help=f"Show N reviews (default {LIST_LIMIT}; 0: every one). Reviews that need repair come "
+                        "first, then the soonest due.")
     p.set_defaults(handler=cmd_list)
 
 
 def cmd_list(args: argparse.Namespace, edge: Edge) -> int:
-    rows = queries.open_reviews(edge.app, include_closed=args.all)
     try:
         judged = reconcile.run_health(edge.app, include_closed=args.all)
         health = {ref: j.health.value + (" !" if j.needs_repair else "") for ref, j in judged.items()}
+        stranded = [ref for ref, j in judged.items() if j.needs_repair]
         unreachable = ""
     except Unavailable as exc:
-        health, unreachable = {}, str(exc)
-    if not rows:
-        print("No open reviews.")
+        health, stranded, unreachable = {}, [], str(exc)
+    listing = queries.open_reviews(edge.app, include_closed=args.all, limit=args.limit or None, first=stranded)
+    if not listing.rows:
+        print("No reviews." if args.all else "No open reviews.")
         return 0
     lines = [[r.reference, r.pseudonym, r.stage, r.open_step, r.due, r.rag, health.get(r.reference, "unknown")]
-             for r in rows]
+             for r in listing.rows]
     print(table(lines, ["reference", "pseudonym", "stage", "open step", "due", "RAG", "run"]))
-    stranded = [line for line in lines if line[-1].endswith("!")]
+    kind = "reviews" if args.all else "open reviews"
+    if len(listing.rows) < listing.total:
+        print(f"\n{len(listing.rows):,} of {listing.total:,} {kind}: those that need repair, then the soonest due "
+              f"(`--limit 0` lists every one).")
     if stranded:
-        print(f"\n{len(stranded)} review(s) marked ! cannot be answered now (see `lcspr status REFERENCE`); "
+        print(f"\n{len(stranded):,} review(s) marked ! cannot be answered now (see `lcspr status REFERENCE`); "
               f"`{REPAIR}` repairs them.")
     if unreachable:
         print(f"\nRun states unknown: {unreachable}", file=sys.stderr)

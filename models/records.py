@@ -94,6 +94,15 @@ class StepProjection:
 
 
 @dataclass(frozen=True)
+class RunPointer:
+    """An open review's open step and the flow run that drives it: what judging the run needs."""
+
+    reference: str
+    open_step_key: str | None
+    flow_run_id: str | None
+
+
+@dataclass(frozen=True)
 class RunLink:
     """An open review as the projection has it: its open step and the flow run that drives it.
 

@@ -5,6 +5,13 @@ one) and ``rag:<red|amber|green>`` (the worst colour of its clocks still running
 say where the review stands as the register has it. The run only carries a copy: the register is
 the truth, and the tags are computed from it again whenever the run records a decision or starts.
 
+``wait:<step key>`` says which step a run is about to wait on, or waits on: the run writes it itself
+just before it suspends, and a reading of the run's pause key may write it again; nothing writes it
+from the register. So ``lcspr list`` can ask Prefect how many of the runs of the reviews on one step
+are suspended *and* tagged with that step (one count), and read whole runs only where the count falls
+short. A missing or stale wait tag only sends ``list`` the slow way; a run is never taken for waiting
+on a step by its tag alone unless it is suspended and wrote, or was read with, that tag.
+
 Tags that are not ours (a deployment's, an operator's) are left on the run. Pure: no clock is
 read (``today`` is an argument) and nothing is called.
 """
@@ -22,6 +29,8 @@ from models.workdays import WorkingCalendar
 PRODUCT_TAG = "lcspr"
 # The tags that say where a review stands: each replaced by the current one, never accumulated.
 STANDING_PREFIXES = ("stage:", "route:", "rag:")
+# The step the run waits on (or is about to): written by the run itself, or from its pause key.
+WAIT_PREFIX = "wait:"
 
 
 class Standing(Protocol):
@@ -49,12 +58,21 @@ def review_tags(review: Standing, today: date, calendar: WorkingCalendar, amber_
     return tuple(tags)
 
 
+def wait_tag(step_key: str) -> str:
+    """The tag of a run that waits (or is about to wait) on the step ``step_key``."""
+    return WAIT_PREFIX + step_key
+
+
 def is_ours(tag: str) -> bool:
     return tag == PRODUCT_TAG or tag.startswith(STANDING_PREFIXES)
 
 
 def retagged(current: Sequence[str], ours: Iterable[str]) -> list[str] | None:
     """The run's tags with ours replaced by ``ours`` and every other kept (in its order, then ours);
-    None when that changes nothing, so a run already up to date is not written."""
-    wanted = list(dict.fromkeys([t for t in current if not is_ours(t)] + list(ours)))
+    None when that changes nothing, so a run already up to date is not written. A wait tag in ``ours``
+    replaces the run's; without one, the run's wait tag is kept (only the run knows what it waits on)."""
+    ours = list(ours)
+    new_wait = any(t.startswith(WAIT_PREFIX) for t in ours)
+    kept = [t for t in current if not is_ours(t) and not (new_wait and t.startswith(WAIT_PREFIX))]
+    wanted = list(dict.fromkeys(kept + ours))
     return None if set(wanted) == set(current) else wanted

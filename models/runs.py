@@ -89,6 +89,11 @@ class Judgement:
         return self.health in REPAIRABLE
 
 
+def waiting(open_step_key: str) -> Judgement:
+    """The judgement of a run suspended on the register's open step: a person can answer it."""
+    return Judgement(Health.WAITING, f"suspended on {open_step_key}")
+
+
 def judge(open_step_key: str | None, has_run: bool, run: RunView | None, now: datetime,
           grace_seconds: float) -> Judgement:
     """How the review's run stands against the register's open step (``None``: the review is closed).
@@ -107,7 +112,7 @@ def judge(open_step_key: str | None, has_run: bool, run: RunView | None, now: da
     age = (now - run.since).total_seconds()
     if run.state_type == "PAUSED":
         if step_of_wait(run.pause_key) == open_step_key:
-            return Judgement(Health.WAITING, f"suspended on {open_step_key}")
+            return waiting(open_step_key)
         return Judgement(Health.DISAGREES,
                          f"the run waits on {run.pause_key or 'nothing'} but the register's open step is "
                          f"{open_step_key}")

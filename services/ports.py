@@ -24,6 +24,7 @@ from models.records import (
     OutboxEntry,
     ReviewView,
     RunLink,
+    RunPointer,
     StepProjection,
     StoredReview,
 )
@@ -77,6 +78,20 @@ class Reviews(Protocol):
 
     def run_links(self, references: Sequence[str] | None = None, include_closed: bool = False) -> list[RunLink]:
         """The reviews named (or every open one, or every one) with their open step and flow run."""
+        ...
+
+    def soonest_due(self, limit: int, include_closed: bool = False) -> list[str]:
+        """The references of the ``limit`` open reviews (or reviews) whose open step is due soonest, in that
+        order (those with no due date after them, the register's order among equals)."""
+        ...
+
+    def count(self, include_closed: bool = False) -> int:
+        """How many reviews are open (or how many there are)."""
+        ...
+
+    def run_pointers(self, references: Sequence[str] | None = None,
+                     include_closed: bool = False) -> list[RunPointer]:
+        """``run_links`` without the referral and run key: what judging a run needs (two columns a review)."""
         ...
 
     def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
@@ -168,6 +183,16 @@ class Runs(Protocol):
 
     def observe_all(self, flow_run_ids: Sequence[str]) -> dict[str, RunView | None]:
         """``observe`` of each run, in as few calls as the server allows (``lcspr list`` of every review)."""
+        ...
+
+    def unpaused(self, flow_run_ids: Sequence[str]) -> dict[str, RunView]:
+        """``observe`` of those of the runs that are not paused (in flight, scheduled or final): the few of a
+        register whose runs wait, found without reading the many that do."""
+        ...
+
+    def count_waiting(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        """For each step key, how many of its runs are paused and carry that step's wait tag
+        (``models.run_tags``): a count on the server, however many runs."""
         ...
 
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str: ...

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from models.errors import LcsprError
@@ -109,17 +110,36 @@ class Row:
     rag: str
 
 
-def open_reviews(app: App, include_closed: bool = False) -> list[Row]:
-    """Every open review (or every review) with its open step, due date and RAG, from the projections."""
+@dataclass(frozen=True)
+class Listing:
+    """What ``lcspr list`` shows: some reviews, and how many there are in all."""
+
+    rows: list[Row]
+    total: int
+
+
+def open_reviews(app: App, include_closed: bool = False, limit: int | None = None,
+                 first: Sequence[str] = ()) -> Listing:
+    """The open reviews (or every review) with their open step, due date and RAG, from the projections:
+    the reviews named in ``first`` (those that need repair), then the soonest due, ``limit`` in all (None:
+    every one). Those with no due date come after the others; closed ones last."""
     today, policy = app.clock.today(), app.config.policy
+    with app.uow() as uow:
+        total = uow.reviews.count(include_closed)
+        chosen = None if limit is None else list(dict.fromkeys(
+            [*first, *uow.reviews.soonest_due(limit + len(first), include_closed)]))[:limit]
+    found = views(app, chosen, include_closed=include_closed, counting_only=True) if chosen != [] else []
+    ahead = set(first)
+    found.sort(key=lambda v: (v.reference not in ahead, v.open_step is None or v.open_step.due is None,
+                              v.open_step.due if v.open_step is not None and v.open_step.due else date.min))
     rows = []
-    for review in views(app, include_closed=include_closed, counting_only=True):
+    for review in found:
         step = review.open_step
         clock = review.clock(step.clock_key) if step is not None and step.clock_key else None
         rag = clock.rag(today, policy.calendar, app.config.amber_within_working_days) if clock else "-"
         rows.append(Row(review.reference, review.pseudonym, review.stage.value, step.key if step else "-",
                         step.due.isoformat() if step and step.due else "-", rag))
-    return rows
+    return Listing(rows, total)
 
 
 def due_dates(app: App, reference: str | None = None) -> list[DueDate]:

@@ -18,13 +18,13 @@ register's unique keys. Closed reviews are left alone. ``dry_run`` only reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models.records import RunLink
-from models.runs import Health, Judgement, judge
+from models.records import RunLink, RunPointer
+from models.runs import Health, Judgement, RunView, judge, waiting
 from services.app import App
 from services.ports import Runs
 from services.referrals import detach_run
@@ -55,8 +55,8 @@ def reconcile(app: App, dry_run: bool = False) -> list[Finding]:
         links = uow.reviews.run_links()
     findings = []
     with app.runs() as runs:
-        # Every run read a page at a time: a register of thousands of reviews is a few calls, not thousands.
-        judged = _judge_all(app, runs, links)
+        # A register of thousands of reviews is a few calls, not thousands (``run_health``).
+        judged = _judge(app, runs, links)
         for link in links:
             judgement = judged[link.reference]
             action = ""
@@ -72,21 +72,61 @@ def judge_link(app: App, runs: Runs, link: RunLink, now: datetime) -> Judgement:
     return judge(link.open_step_key, link.flow_run_id is not None, view, now, app.config.reconcile_grace_seconds)
 
 
+# Up to this many runs are read whole; past it, runs that wait are counted on the server (``run_health``).
+READ_WHOLE = 200
+
+
 def run_health(app: App, references: Iterable[str] | None = None, include_closed: bool = False) -> dict[str, Judgement]:
-    """How each review's run stands (``status``, ``list``, ``decide``); raises Unavailable without Prefect."""
+    """How each review's run stands (``status``, ``list``, ``decide``); raises Unavailable without Prefect.
+
+    A few runs are read whole. For many (``lcspr list`` of thousands of open reviews, most of them waiting
+    on a person), Prefect is asked only for the runs that are not paused, and, for each open step, how
+    many of the runs of the reviews on it are paused with that step's wait tag: a group whose count is
+    whole is waiting on its step, and only the runs of a group that falls short are read whole and
+    judged one by one (a run suspended on another step, deleted, or not tagged yet)."""
     with app.uow() as uow:
-        links = uow.reviews.run_links(None if references is None else list(references), include_closed=include_closed)
+        pointers = uow.reviews.run_pointers(None if references is None else list(references),
+                                            include_closed=include_closed)
     with app.runs() as runs:
-        return _judge_all(app, runs, links)
+        return _judge(app, runs, pointers)
 
 
-def _judge_all(app: App, runs: Runs, links: list[RunLink]) -> dict[str, Judgement]:
+def _judge(app: App, runs: Runs, pointers: Sequence[RunPointer | RunLink]) -> dict[str, Judgement]:
+    if len(pointers) <= READ_WHOLE:
+        return _judge_all(app, runs, pointers)
+    return _judge_many(app, runs, pointers)
+
+
+def _judge_many(app: App, runs: Runs, pointers: Sequence[RunPointer | RunLink]) -> dict[str, Judgement]:
+    unpaused = runs.unpaused([p.flow_run_id for p in pointers if p.flow_run_id and p.open_step_key])
+    groups: dict[str, list[RunPointer | RunLink]] = {}
+    for p in pointers:
+        if p.flow_run_id and p.open_step_key and p.flow_run_id not in unpaused:
+            groups.setdefault(p.open_step_key, []).append(p)
+    confirmed: dict[str, Judgement] = {}
+    unsure: list[RunPointer | RunLink] = []
+    counted = runs.count_waiting({step_key: [p.flow_run_id for p in group if p.flow_run_id]
+                                  for step_key, group in groups.items()})
+    for step_key, group in groups.items():
+        if counted[step_key] == len(group):
+            confirmed.update({p.reference: waiting(step_key) for p in group})
+        else:
+            unsure += group
+    seen: dict[str, RunView | None] = dict(unpaused)
+    seen.update(runs.observe_all([p.flow_run_id for p in unsure if p.flow_run_id]))
+    now = app.clock.now()
+    return {p.reference: confirmed.get(p.reference) or _judge_one(app, p, seen, now) for p in pointers}
+
+
+def _judge_all(app: App, runs: Runs, links: Sequence[RunPointer | RunLink]) -> dict[str, Judgement]:
     seen = runs.observe_all([link.flow_run_id for link in links if link.flow_run_id])
     now = app.clock.now()
-    return {link.reference: judge(link.open_step_key, link.flow_run_id is not None,
-                                  seen.get(link.flow_run_id) if link.flow_run_id else None, now,
-                                  app.config.reconcile_grace_seconds)
-            for link in links}
+    return {link.reference: _judge_one(app, link, seen, now) for link in links}
+
+
+def _judge_one(app: App, link: RunPointer | RunLink, seen: Mapping[str, RunView | None], now: datetime) -> Judgement:
+    return judge(link.open_step_key, link.flow_run_id is not None,
+                 seen.get(link.flow_run_id) if link.flow_run_id else None, now, app.config.reconcile_grace_seconds)
 
 
 def _repair(app: App, runs: Runs, link: RunLink, judgement: Judgement) -> str:

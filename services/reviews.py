@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from models.errors import NotFound
 from models.lifecycle import OpenStep, Review, Stage, open_step, replay
 from models.records import ReviewView, StoredReview, view_of
-from models.run_tags import retagged, review_tags
+from models.run_tags import retagged, review_tags, wait_tag
+from models.runs import step_of_wait
 from services.app import App
 from services.ports import UnitOfWork
 
@@ -92,9 +93,11 @@ def _tags(app: App, standing: ReviewView) -> tuple[str, ...]:
     return review_tags(standing, app.clock.today(), app.config.policy.calendar, app.config.amber_within_working_days)
 
 
-def retag_run(app: App, reference: str, flow_run_id: str) -> bool:
-    """Bring the run's tags up to where the review stands in the register; True if they changed."""
-    return _retag(app, flow_run_id, run_tags(app, reference))
+def retag_run(app: App, reference: str, flow_run_id: str, waits_on: str | None = None) -> bool:
+    """Bring the run's tags up to where the review stands in the register; True if they changed.
+    ``waits_on``: the step the run is about to suspend on, whose wait tag it then carries (the run itself
+    says so, just before it suspends; see ``models.run_tags``)."""
+    return _retag(app, flow_run_id, run_tags(app, reference) + ((wait_tag(waits_on),) if waits_on else ()))
 
 
 def _retag(app: App, flow_run_id: str, tags: tuple[str, ...]) -> bool:
@@ -113,6 +116,9 @@ def retag_open_runs(app: App) -> list[str]:
         for v in standing:
             assert v.flow_run_id is not None
             run, tags = seen.get(v.flow_run_id), _tags(app, v)
+            if run is not None and run.state_type == "PAUSED" and run.pause_key:
+                # What the run waits on, as Prefect has it: a run suspended before wait tags existed gets one.
+                tags += (wait_tag(step_of_wait(run.pause_key) or run.pause_key),)
             if run is not None and retagged(run.tags, tags) is not None and runs.retag(v.flow_run_id, tags):
                 changed.append(v.reference)
     return changed

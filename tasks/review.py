@@ -124,12 +124,13 @@ async def name_flow_run(app: App, flow_run_id: str, name: str) -> None:
 
 
 @read("retag-flow-run", "Update tags")
-async def retag_flow_run(app: App, reference: str, flow_run_id: str) -> bool:
-    """Tag the run with where the review stands in the register (stage, route, RAG); True if they changed.
+async def retag_flow_run(app: App, reference: str, flow_run_id: str, waits_on: str | None = None) -> bool:
+    """Tag the run with where the review stands in the register (stage, route, RAG) and, when it is about
+    to wait, with the step it will wait on (``waits_on``); True if they changed.
 
     Never cached: the RAG moves with the days, and a retag that changes nothing writes nothing.
     """
-    return await asyncio.to_thread(reviews.retag_run, app, reference, flow_run_id)
+    return await asyncio.to_thread(reviews.retag_run, app, reference, flow_run_id, waits_on)
 
 
 @side_effect("forget-refused-answer", "Forget the refused answer to {key}")

@@ -29,12 +29,13 @@ from models.records import (
     OutboxEntry,
     ReviewView,
     RunLink,
+    RunPointer,
     StepProjection,
     StoredReview,
     view_of,
 )
 from models.referral import Referral
-from models.run_tags import retagged
+from models.run_tags import retagged, wait_tag
 from models.runs import RunView, Wait, step_of_wait
 from notifications.render import RenderedMessage
 from services.app import App, Config
@@ -192,6 +193,20 @@ class FakeReviews:
                         r.referral.model_dump(mode="json"), self._stored(r).run_key)
                 for r in self.state.reviews.values() if (include_closed or r.stage != "closed")
                 and (references is None or r.reference in references)]
+
+    def soonest_due(self, limit: int, include_closed: bool = False) -> list[str]:
+        found = [r for r in self.state.reviews.values() if include_closed or r.stage != "closed"]
+        found.sort(key=lambda r: (r.step is None or r.step.due is None,
+                                  r.step.due if r.step is not None and r.step.due else date.min))
+        return [r.reference for r in found[:limit]]
+
+    def count(self, include_closed: bool = False) -> int:
+        return sum(1 for r in self.state.reviews.values() if include_closed or r.stage != "closed")
+
+    def run_pointers(self, references: Sequence[str] | None = None,
+                     include_closed: bool = False) -> list[RunPointer]:
+        return [RunPointer(link.reference, link.open_step_key, link.flow_run_id)
+                for link in self.run_links(references, include_closed)]
 
     def with_running_clocks(self) -> list[str]:
         return sorted(r.reference for r in self.state.reviews.values() if r.running_clocks)
@@ -371,6 +386,16 @@ class FakeRuns:
     def observe_all(self, flow_run_ids: Sequence[str]) -> dict[str, RunView | None]:
         self._up()
         return {i: self.observe(i) for i in flow_run_ids}
+
+    def unpaused(self, flow_run_ids: Sequence[str]) -> dict[str, RunView]:
+        self._up()
+        return {i: view for i in flow_run_ids if (view := self.observe(i)) is not None and view.state_type != "PAUSED"}
+
+    def count_waiting(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+        self._up()
+        return {step_key: sum(1 for i in ids if (run := self.runs.get(i)) is not None
+                              and run.view.state_type == "PAUSED" and wait_tag(step_key) in run.tags)
+                for step_key, ids in groups.items()}
 
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str:
         self._up()

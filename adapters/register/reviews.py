@@ -51,6 +51,7 @@ from models.records import (
     DueClock,
     ReviewView,
     RunLink,
+    RunPointer,
     StepProjection,
     StoredReview,
 )
@@ -165,6 +166,35 @@ class SqlReviews:
         return [RunLink(r.reference, r.open_step_key, r.flow_run_id, dict(r.referral),
                         f"{r.reference}:after:{detached[r.id]}" if r.id in detached else r.reference)
                 for r in rows]
+
+    def soonest_due(self, limit: int, include_closed: bool = False) -> list[str]:
+        """The ``limit`` reviews whose open step is due soonest (those with no due date after, then closed
+        ones), in that order, the register's order among equals: one sorted query, whatever the size."""
+        reviews = ReviewRow.__table__
+        stmt = (select(reviews.c.reference)
+                .order_by(reviews.c.open_step_due.is_(None), reviews.c.open_step_due, reviews.c.id).limit(limit))
+        if not include_closed:
+            stmt = stmt.where(reviews.c.stage != "closed")
+        return list(self.s.scalars(stmt))
+
+    def count(self, include_closed: bool = False) -> int:
+        """How many reviews are open (or how many there are)."""
+        stmt = select(func.count()).select_from(ReviewRow.__table__)
+        if not include_closed:
+            stmt = stmt.where(ReviewRow.__table__.c.stage != "closed")
+        return int(self.s.scalar(stmt) or 0)
+
+    def run_pointers(self, references: Sequence[str] | None = None,
+                     include_closed: bool = False) -> list[RunPointer]:
+        """The open step and flow run of the reviews named, or of every open one, or of every one: three
+        plain columns, no referral (``lcspr list`` judges every open review's run)."""
+        reviews = ReviewRow.__table__
+        stmt = select(reviews.c.reference, reviews.c.open_step_key, reviews.c.flow_run_id).order_by(reviews.c.id)
+        if references is not None:
+            stmt = stmt.where(reviews.c.reference.in_(list(references)))
+        if not include_closed:
+            stmt = stmt.where(reviews.c.stage != "closed")
+        return [RunPointer(*row) for row in self.s.execute(stmt)]
 
     def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
               counting_only: bool = False) -> list[ReviewView]:

@@ -261,7 +261,7 @@ class RegisterReader:
         return self.stored(reference).flow_run_id
 
     def references(self, include_closed: bool = False) -> list[str]:
-        return [row.reference for row in queries.open_reviews(self.app, include_closed=include_closed)]
+        return [row.reference for row in queries.open_reviews(self.app, include_closed=include_closed).rows]
 
     def decisions(self, reference: str) -> list[DecisionRecord]:
         return queries.decisions(self.app, reference)

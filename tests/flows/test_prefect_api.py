@@ -75,6 +75,24 @@ def test_every_state_a_run_is_judged_in_reads_as_prefects_client_reads_it(driver
     assert driver.restart(run_id) == "Suspended"
 
 
+def test_runs_not_paused_are_found_and_paused_runs_are_counted_by_their_wait_tag_on_the_server(
+        driver: ReviewDriver, flow_app: App):
+    waiting = [str(driver.start(make_referral(agency_reference=f"POL-API-COUNT-{i}"))) for i in range(3)]
+    crashed = waiting.pop()
+    force(UUID(crashed), Crashed(message="process killed"))
+    gone = "00000000-0000-4000-8000-000000000001"
+    every = [*waiting, crashed, gone]
+    with flow_app.runs() as runs:
+        # Each run wrote the wait tag of its first step before it suspended (flows/review.py).
+        groups = {"notification-1": every, "rapid-review-1": every}
+        assert runs.count_waiting(groups) == {"notification-1": 2, "rapid-review-1": 0}
+        assert runs.count_waiting(groups, chunk=1) == {"notification-1": 2, "rapid-review-1": 0}  # chunk by chunk
+        unpaused = runs.unpaused(every, chunk=2)
+        assert list(unpaused) == [crashed]
+        assert unpaused[crashed] == runs.observe(crashed)
+    assert driver.restart(UUID(crashed)) == "Suspended"
+
+
 def test_an_answer_resumed_over_http_is_the_answer_the_run_records(driver: ReviewDriver, register: RegisterReader,
                                                                      flow_app: App):
     run_id = driver.start(make_referral(agency_reference="POL-API-RESUME"))

@@ -52,8 +52,12 @@ def task_run_names(run_id: UUID, expected: set[str], within: float = 20.0) -> se
 
 
 def standing(register: RegisterReader, ref: str) -> set[str]:
-    """Our tags as ``lcspr status`` implies them."""
-    return tags_implied_by_status(register.app, ref)
+    """Our tags of a run suspended on the open step: as ``lcspr status`` implies them, and the wait tag of that
+    step (``models.run_tags``: what ``lcspr list`` counts)."""
+    from services import queries
+
+    step = queries.status(register.app, ref)["open_step"]
+    return tags_implied_by_status(register.app, ref) | ({f"wait:{step['key']}"} if step else set())
 
 
 def test_a_full_lcspr_runs_from_referral_to_closure(driver, register):
@@ -141,6 +145,8 @@ def test_the_run_is_tagged_with_where_the_review_stands_and_its_task_runs_read_a
     assert {"team-b", "stage:informing_bodies", "route:lcspr"} <= set(tags)
     assert set(tags) - {"team-b"} == standing(register, ref)
     assert len(tags) == len(set(tags))
+    run = read_run(run_id)
+    assert f"wait:{run.state.state_details.pause_key}" in run.tags
 
     expected = {"Register the referral", f"Link this run to {ref}", f'Name this run "{ref}"', "Update tags",
                 "Read the open step", "Send pending messages", "Wait key for notification-1",

@@ -148,6 +148,26 @@ def test_the_commands_a_person_waits_on_ask_prefect_without_loading_its_client(h
               if line.startswith("import time:") and "|" in line}
     assert "httpx" in loaded and "sqlalchemy" in loaded
     assert loaded & SLOW_TO_LOAD == set()
+    # England's bank holidays come from models/bank_holiday_table.py, not from loading every country of `holidays`.
+    modules = {line.rsplit("|", 1)[1].strip() for line in result.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    assert "holidays.countries" not in modules
+
+
+def test_list_shows_the_soonest_due_up_to_its_limit_and_says_how_many_there_are(home, settings, app):
+    first = referrals.register_referral(app, make_referral(agency_reference="CLI-LIST-1")).reference
+    second = referrals.register_referral(app, make_referral(agency_reference="CLI-LIST-2")).reference
+    env = _cli_env(home, settings, f"http://127.0.0.1:{_free_port()}/api")
+
+    limited = _run_cli(["list", "--limit", "1"], env, home)
+    every = _run_cli(["list", "--limit", "0"], env, home)
+    wrong = _run_cli(["list", "--limit", "-1"], env, home)
+
+    assert limited.returncode == 0, limited.stderr
+    assert first in limited.stdout and second not in limited.stdout
+    assert "1 of 2 open reviews: those that need repair, then the soonest due" in limited.stdout
+    assert first in every.stdout and second in every.stdout and " of 2 " not in every.stdout
+    assert wrong.returncode == 2 and "give a whole number of rows" in wrong.stderr
 
 
 def test_refer_refused_by_the_apis_credentials_names_the_variable_to_set(home, settings, app):

@@ -49,4 +49,4 @@ def test_a_nul_in_a_referral_is_refused_and_nothing_is_written(settings: Setting
     raw = {**make_referral().model_dump(mode="json"), field: "Thames\x00Valley"}
     with pytest.raises(Refused, match=field):
         referrals.register_referral(app, read_referral(raw))
-    assert queries.open_reviews(app) == []
+    assert queries.open_reviews(app).rows == []

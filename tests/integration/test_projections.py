@@ -136,7 +136,7 @@ def test_every_review_reads_from_its_projections_as_its_replay_says(filled: tupl
         for reference in references:
             expected = queries.status_of(app, replayed_view(app, reference))
             assert queries.status(app, reference) == expected, (reference, day)
-        listed = {row.reference: row for row in queries.open_reviews(app, include_closed=True)}
+        listed = {row.reference: row for row in queries.open_reviews(app, include_closed=True).rows}
         assert set(listed) == set(references)
         assert [s["reference"] for s in queries.statuses(app)] == [
             r for r in references if replayed_view(app, r).closed_on is None]

@@ -205,7 +205,7 @@ def test_the_app_migrates_a_new_register_before_its_first_use(settings: Settings
 def test_referrals_get_sequential_references_for_the_year(app: App) -> None:
     assert refer(app, "POL-1") == "LCSPR-2026-0001"
     assert refer(app, "POL-2") == "LCSPR-2026-0002"
-    assert [r.reference for r in queries.open_reviews(app)] == ["LCSPR-2026-0001", "LCSPR-2026-0002"]
+    assert [r.reference for r in queries.open_reviews(app).rows] == ["LCSPR-2026-0001", "LCSPR-2026-0002"]
 
 
 def test_the_same_agency_reference_returns_the_existing_review(app: App, settings: Settings) -> None:
@@ -314,8 +314,8 @@ def test_a_full_lcspr_recorded_through_the_register_ends_closed(app: App, settin
     row = review_row(settings, reference)
     assert (row.stage, row.open_step_key, row.open_step, row.closed_on) == ("closed", None, None, date(2026, 11, 2))
     assert reviews.waiting_on(app, reference) is None
-    assert queries.open_reviews(app) == []
-    assert [r.reference for r in queries.open_reviews(app, include_closed=True)] == [reference]
+    assert queries.open_reviews(app).rows == []
+    assert [r.reference for r in queries.open_reviews(app, include_closed=True).rows] == [reference]
 
 
 def test_the_same_key_twice_gives_the_same_outcome_and_one_decision_row(app: App) -> None:

@@ -4,12 +4,13 @@ when they change, and never at the cost of a tag that is not ours."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from models.clocks import DEFAULT_RULES, Clock, ClockKind, worst_rag
 from models.lifecycle import Policy, Route, Stage, open_review
 from models.run_tags import is_ours, retagged, review_tags
+from models.runs import RunView
 from models.workdays import WorkingCalendar
 from services import answers, referrals, reviews
 from tests.conftest import make_referral, tags_implied_by_status
@@ -173,3 +174,32 @@ def test_a_review_closed_with_no_further_review_keeps_its_route_and_loses_its_co
 
     assert runs.runs[run_id].tags == ["lcspr", "stage:closed", "route:no_further_review"]
     assert set(runs.runs[run_id].tags) == expected_from_status(app)
+
+
+def test_a_run_about_to_wait_carries_its_steps_wait_tag_and_a_later_retag_keeps_it() -> None:
+    app, runs, run_id = started()
+
+    reviews.retag_run(app, REF, run_id, waits_on="notification-1")
+    reviews.retag_run(app, REF, run_id)  # the register's view alone does not know what the run waits on
+
+    assert "wait:notification-1" in runs.runs[run_id].tags
+    record(app, "notification-1", A.NOTIFIED)
+    reviews.retag_run(app, REF, run_id, waits_on="rapid-review-1")
+    assert [t for t in runs.runs[run_id].tags if t.startswith("wait:")] == ["wait:rapid-review-1"]
+
+
+def test_the_daily_retag_gives_a_suspended_run_the_wait_tag_of_its_pause_key_not_of_the_register() -> None:
+    app, runs, run_id = started()
+    # Suspended before wait tags existed, on a second wait for a step the register has moved past.
+    runs.runs[run_id].view = RunView("PAUSED", "Suspended", datetime(2026, 3, 3, tzinfo=UTC),
+                                     pause_key="rapid-review-1-wait-2")
+
+    assert reviews.retag_open_runs(app) == [REF]
+
+    assert "wait:rapid-review-1" in runs.runs[run_id].tags
+    assert "wait:notification-1" not in runs.runs[run_id].tags
+
+
+def test_retagged_replaces_a_wait_tag_only_with_another() -> None:
+    assert retagged(["lcspr", "wait:a-1", "x"], ["lcspr"]) is None
+    assert retagged(["lcspr", "wait:a-1", "x"], ["lcspr", "wait:b-1"]) == ["x", "lcspr", "wait:b-1"]

@@ -7,7 +7,7 @@ and moves the frozen clock as the people in the review would.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -100,7 +100,7 @@ def test_registering_a_referral_opens_the_first_review_of_the_year_at_the_notifi
 
     assert done == referrals.Referred(REF, True, None, REF)
     assert queries.status(w.app, REF)["open_step"]["key"] == "notification-1"
-    assert queries.open_reviews(w.app) == [
+    assert queries.open_reviews(w.app).rows == [
         queries.Row(REF, "Child A", "referred", "notification-1", NOTIFICATION_DUE.isoformat(), "amber")
     ]
     assert events(w) == ["review_referred"]
@@ -114,7 +114,7 @@ def test_the_same_agency_and_reference_again_returns_the_same_review_as_not_crea
     again = referrals.register_referral(w.app, make_referral(outline="Sent twice by mistake."))
 
     assert (again.reference, again.created) == (REF, False)
-    assert [row.reference for row in queries.open_reviews(w.app)] == [REF]
+    assert [row.reference for row in queries.open_reviews(w.app).rows] == [REF]
     assert events(w) == ["review_referred"]
 
 
@@ -134,7 +134,7 @@ def test_a_referral_made_without_consulting_the_dsl_is_refused_and_nothing_is_re
     with pytest.raises(Refused, match="Designated Safeguarding Lead"):
         referrals.register_referral(w.app, make_referral(dsl_consulted=False))
 
-    assert queries.open_reviews(w.app) == []
+    assert queries.open_reviews(w.app).rows == []
 
 
 def test_refer_asks_prefect_first_so_nothing_is_registered_while_it_is_unreachable() -> None:
@@ -144,7 +144,7 @@ def test_refer_asks_prefect_first_so_nothing_is_registered_while_it_is_unreachab
     with pytest.raises(Unavailable, match="Cannot reach the Prefect API"):
         referrals.refer(w.app, make_referral())
 
-    assert queries.open_reviews(w.app) == []
+    assert queries.open_reviews(w.app).rows == []
     assert w.register.commits == 0
 
 
@@ -1111,9 +1111,85 @@ def test_open_reviews_lists_each_open_review_and_leaves_out_closed_ones_unless_a
     second = referred(w, agency_reference="POL-2026-0099", la_aware_date=date(2026, 4, 1),
                       incident_date=date(2026, 3, 31), child_pseudonym="Child B")
 
-    rows = queries.open_reviews(w.app)
-    every = queries.open_reviews(w.app, include_closed=True)
+    rows = queries.open_reviews(w.app).rows
+    every = queries.open_reviews(w.app, include_closed=True).rows
 
     # Five working days from Wednesday 1 April 2026 skip Good Friday and Easter Monday.
     assert rows == [queries.Row(second, "Child B", "referred", "notification-1", "2026-04-10", "amber")]
-    assert every == [queries.Row(REF, "Child A", "closed", "-", "-", "-"), *rows]
+    # Closed reviews, with no due date, come after the open ones.
+    assert every == [*rows, queries.Row(REF, "Child A", "closed", "-", "-", "-")]
+
+
+def test_a_limited_list_shows_those_named_first_then_the_soonest_due_and_counts_them_all() -> None:
+    w = world()
+    w.clock.set(date(2026, 3, 11))
+    late = referred(w, agency_reference="POL-2026-0101", la_aware_date=date(2026, 3, 10))
+    w.clock.set(date(2026, 4, 2))
+    soon = referred(w, agency_reference="POL-2026-0102", la_aware_date=date(2026, 4, 1))
+    w.clock.set(date(2026, 4, 20))
+    later = referred(w, agency_reference="POL-2026-0103", la_aware_date=date(2026, 4, 17))
+
+    every = queries.open_reviews(w.app)
+    two = queries.open_reviews(w.app, limit=2)
+    named = queries.open_reviews(w.app, limit=2, first=[later])
+
+    assert [r.reference for r in every.rows] == [late, soon, later]
+    assert (every.total, two.total, named.total) == (3, 3, 3)
+    assert [r.reference for r in two.rows] == [late, soon]
+    assert [r.reference for r in named.rows] == [later, late]
+
+
+# ---------------------------------------------------------------- run health of many reviews
+
+
+class _Counting(FakeRuns):
+    """Fake runs that remember which runs were read whole."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.read_whole: list[str] = []
+
+    def observe_all(self, flow_run_ids: Sequence[str]) -> dict[str, RunView | None]:
+        self.read_whole += flow_run_ids
+        return super().observe_all(flow_run_ids)
+
+
+def _many(monkeypatch: pytest.MonkeyPatch) -> tuple[World, _Counting, list[str]]:
+    monkeypatch.setattr(reconcile, "READ_WHOLE", 1)  # two reviews count as many
+    runs = _Counting()
+    w = world(runs=runs)
+    refs = [referred(w, agency_reference=f"POL-2026-01{i:02d}") for i in range(6)]
+    for ref in refs:
+        run_id = queries.status(w.app, ref)["flow_run_id"]
+        runs.runs[run_id].view = RunView("PAUSED", "Suspended", w.clock.now(), pause_key="notification-1")
+        reviews.retag_run(w.app, ref, run_id, waits_on="notification-1")
+    return w, runs, refs
+
+
+def test_many_runs_that_all_wait_on_their_step_are_counted_on_the_server_and_none_is_read(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w, runs, refs = _many(monkeypatch)
+
+    health = reconcile.run_health(w.app)
+
+    assert {ref: j.health for ref, j in health.items()} == dict.fromkeys(refs, Health.WAITING)
+    assert health[refs[0]].explanation == "suspended on notification-1"
+    assert runs.read_whole == []
+
+
+def test_many_runs_judged_by_counts_agree_with_each_run_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    w, runs, refs = _many(monkeypatch)
+    ids = [queries.status(w.app, ref)["flow_run_id"] for ref in refs]
+    runs.runs[ids[1]].tags = [t for t in runs.runs[ids[1]].tags if not t.startswith("wait:")]  # suspended untagged
+    runs.runs[ids[2]].view = RunView("PAUSED", "Suspended", w.clock.now(), pause_key="rapid-review-1")
+    runs.runs[ids[2]].tags = [t for t in runs.runs[ids[2]].tags if not t.startswith("wait:")] + ["wait:rapid-review-1"]
+    runs.runs[ids[3]].view = RunView("CRASHED", "Crashed", w.clock.now())
+    del runs.runs[ids[4]]
+
+    counted = reconcile.run_health(w.app)
+    monkeypatch.setattr(reconcile, "READ_WHOLE", 100)
+    each = reconcile.run_health(w.app)
+
+    assert counted == each
+    assert [counted[ref].health for ref in refs] == [Health.WAITING, Health.WAITING, Health.DISAGREES,
+                                                      Health.STRANDED, Health.MISSING, Health.WAITING]
