@@ -498,7 +498,7 @@ def answer_one(system: System, problems: list[str]) -> dict[str, Any]:
     """Answer one of the runs created suspended, as a person would, and see its run move on."""
     from datetime import date as day
 
-    listed = system.lcspr("list")
+    listed = system.lcspr("list", "--limit", "0")  # every open review, not the default 50
     waiting = [line.split()[0] for line in listed.stdout.splitlines()
                if " notification-1 " in line and "-C" not in line.split()[0]]
     if not waiting:
