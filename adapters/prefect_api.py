@@ -5,8 +5,9 @@ costs more than they may take in all (about 1.5 s of a 2 cores machine: ``prefec
 its settings, blocks, schemas and analytics). What those commands need of Prefect is four documented
 endpoints of the server's API: read a deployment by name, read one flow run, filter flow runs by id,
 and resume a paused run with input (``POST /flow_runs/{id}/resume``, whose ``REJECT`` is the
-server's schema refusing the answer). This adapter calls them with httpx, which Prefect's client is
-built on, sending what that client sends (the same JSON, ``PREFECT_API_AUTH_STRING`` as basic auth or
+server's schema refusing the answer). This adapter calls them with the standard library's
+``http.client`` (``adapters/http_json.py``: httpx, which Prefect's client is built on, takes 0.1 s to
+import), sending what that client sends (the same JSON, ``PREFECT_API_AUTH_STRING`` as basic auth or
 ``PREFECT_API_KEY`` as a bearer token, the same TLS settings). Everything else a run needs (start,
 reschedule, rename, retag, stored input, artifacts) goes to Prefect's own client
 (``adapters/prefect_runs.py``), imported the first time one of those is asked for.
@@ -35,8 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from adapters.http_json import HttpStatusError, JsonClient, Response
 from adapters.prefect_errors import retry_unavailable, unavailable_on_trouble
 from adapters.processes import descendants
 from models.errors import Refused, Unavailable
@@ -146,7 +146,7 @@ def connection(environ: Mapping[str, str]) -> dict[str, Any]:
             "cert": environ.get("PREFECT_API_SSL_CERT_FILE")}
 
 
-def http_client(environ: Mapping[str, str]) -> httpx.Client:
+def http_client(environ: Mapping[str, str]) -> JsonClient:
     """A client for the Prefect API, authenticated as Prefect's client would be (basic auth from
     ``PREFECT_API_AUTH_STRING``, else a bearer ``PREFECT_API_KEY``; the same TLS settings)."""
     found = connection(environ)
@@ -161,8 +161,11 @@ def http_client(environ: Mapping[str, str]) -> httpx.Client:
     # Plain HTTP (the embedded server on 127.0.0.1) has no certificate to check: no CA bundle is loaded.
     plain = str(found["url"]).lower().startswith("http://")
     verify: bool | str = False if found["insecure"] or plain else (found["cert"] or True)
-    return httpx.Client(base_url=str(found["url"]).rstrip("/") + "/", headers=headers, verify=verify,
-                        timeout=TIMEOUT)
+    try:
+        return JsonClient(str(found["url"]), headers, verify=verify, timeout=TIMEOUT)
+    except ValueError:
+        raise Unavailable(f"The Prefect API URL {found['url']!r} is not an http:// or https:// address: set "
+                          "PREFECT_API_URL to the server's API, such as http://127.0.0.1:4200/api.") from None
 
 
 @contextlib.contextmanager
@@ -178,7 +181,7 @@ def api_runs(deployment: str, ui_link: Callable[[str], str], environ: Mapping[st
 class ApiRuns:
     """Review runs on one Prefect server: read and resumed over HTTP, the rest through Prefect's client."""
 
-    def __init__(self, http: httpx.Client, deployment: str, ui_link: Callable[[str], str],
+    def __init__(self, http: JsonClient, deployment: str, ui_link: Callable[[str], str],
                  stack: contextlib.ExitStack) -> None:
         self.http = http
         self.deployment = deployment
@@ -195,17 +198,17 @@ class ApiRuns:
             self._client = self._stack.enter_context(prefect_runs(self.deployment, self.ui_link))
         return self._client
 
-    def _call(self, method: str, path: str, json: Any = None) -> httpx.Response:
-        def send() -> httpx.Response:
-            return self.http.request(method, path.lstrip("/"), json=json).raise_for_status()
+    def _call(self, method: str, path: str, json: Any = None) -> Response:
+        def send() -> Response:
+            return self.http.request(method, path, json)
 
         return retry_unavailable(send)
 
     def _read(self, flow_run_id: str) -> dict[str, Any] | None:
         try:
             body: dict[str, Any] = self._call("GET", f"flow_runs/{flow_run_id}").json()
-        except httpx.HTTPStatusError as exc:
-            if exc.response.status_code == 404:
+        except HttpStatusError as exc:
+            if exc.status == 404:
                 return None
             raise
         return body

@@ -152,7 +152,7 @@ def test_where_prefect_is_comes_from_its_settings_once_it_is_loaded_else_from_th
     # In the CLI, Prefect is not loaded: the environment the CLI pointed names the server and its password.
     code = ("import sys; from adapters.prefect_api import http_client; "
             "c = http_client({'PREFECT_API_URL': 'http://elsewhere.test/api', 'PREFECT_API_AUTH_STRING': 'lcspr:s'}); "
-            "print(c.base_url, c.headers['authorization'], 'prefect' in sys.modules, sep='|')")
+            "print(c.base_url, c.headers['Authorization'], 'prefect' in sys.modules, sep='|')")
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root,
                          env={**os.environ, "PYTHONPATH": str(root)}).stdout.strip().split("|")
