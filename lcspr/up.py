@@ -2,7 +2,9 @@
 
 Started, in order, each in its own process group with its output in ``<home>/logs``:
 
-1. the local SMTP outbox (``notifications.local_smtp.serve``) on ``smtp_host:smtp_port``;
+1. the local SMTP outbox (``notifications.local_smtp.serve``) on ``smtp_host:smtp_port``, and the
+   command server (``lcspr/command_server.py``: ``lcspr`` commands run in a process that has loaded
+   them already) on ``<home>/cli.sock``;
 2. ``prefect server start`` on the host and port of ``settings.api_url``, its database SQLite
    under ``<home>/prefect`` (so nothing touches ``~/.prefect``) or the PostgreSQL database of
    ``settings.prefect_database_url`` (see `prefect_database`), and without the pause-expiration
@@ -71,6 +73,7 @@ from urllib.parse import urlsplit
 
 from adapters.processes import alive, descendants
 from adapters.processes import processes as _processes
+from lcspr.command_server import socket_path, usable_path
 from lcspr.settings import Settings
 from models.errors import ConfigurationError
 from models.roles import Role
@@ -920,6 +923,12 @@ def up(settings: Settings, *, auth: bool = False, workers: int = 1) -> int:
                 str(settings.smtp_port),
             ],
         )
+        # `lcspr` commands run in a process that has loaded them already (lcspr/command_server.py).
+        commands = socket_path(home)
+        if usable_path(commands):
+            supervisor.start("commands", [sys.executable, "-m", "lcspr.command_server", str(commands)])
+        else:
+            print(f"Commands: run one process each ({commands} is too long a path for a Unix socket)", flush=True)
         server = supervisor.start(
             # Prefect's own CLI, with SQLite told to overwrite what is deleted (lcspr/prefect_server.py).
             "server", [sys.executable, "-m", "lcspr.prefect_server", "server", "start", "--host", host,

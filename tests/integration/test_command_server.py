@@ -1,0 +1,161 @@
+"""The command server of ``lcspr up`` (``lcspr/command_server.py``) and the installed ``lcspr`` command
+(``lcspr/launch.py``): a command run there says, writes and exits exactly as it does run alone; it reads
+the caller's standard input, stops on the caller's Ctrl-C, and a server that is not this installation's,
+or whose code changed, leaves the command to run alone. The end-to-end tier runs every CLI call of its
+scenarios through the server ``./run`` starts."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lcspr import launch
+from lcspr.settings import Settings
+from services import referrals
+from services.app import App
+from tests.conftest import make_referral
+
+LCSPR = str(Path(sys.executable).with_name("lcspr"))
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def server(settings: Settings) -> Iterator[Path]:
+    """The command server on ``<home>/cli.sock``, as ``lcspr up`` starts it; yields its log."""
+    sock = settings.home / "cli.sock"
+    log = settings.home / "commands.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "lcspr.command_server", str(sock)], stdout=out,
+                                   stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while "serving lcspr commands" not in log.read_text():
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.1)
+    assert sock.stat().st_mode & 0o777 == 0o600
+    yield log
+    process.terminate()
+    process.wait(10)
+
+
+def _env(settings: Settings, api_url: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LCSPR_"))}
+    env.update({"LCSPR_HOME": str(settings.home), "LCSPR_DATABASE_URL": settings.register_url,
+                "PREFECT_API_URL": api_url, "PREFECT_HOME": str(settings.home / "prefect"),
+                "PREFECT_CLIENT_MAX_RETRIES": "0", **extra})
+    return env
+
+
+def _run(args: list[str], env: dict[str, str], cwd: Path, stdin: str = "") -> tuple[int, str, str]:
+    done = subprocess.run([LCSPR, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True,
+                          timeout=120, check=False)
+    return done.returncode, done.stdout, done.stderr
+
+
+def _served(log: Path) -> list[str]:
+    return [line.split(":", 1)[0] for line in log.read_text().splitlines() if ": child " in line]
+
+
+def test_a_command_run_in_the_server_says_and_exits_as_it_does_alone(settings: Settings, app: App, server: Path):
+    reference = referrals.register_referral(app, make_referral(agency_reference="CS-1")).reference
+    referrals.attach_run(app, reference, "5f1c1d5e-0000-4000-8000-000000000001")
+    answer = settings.home / "answer.json"
+    answer.write_text('{"decided_by": "A. Jones, Partnership Manager", "decided_on": "2026-03-05", '
+                      '"outcome": "notified", "panel_reference": "NP-2026-118"}')
+    env = _env(settings, f"http://127.0.0.1:{_free_port()}/api")
+    alone = {**env, "LCSPR_COMMAND_SERVER": "off"}
+    commands = [(["list"], ""), (["status", reference], ""), (["status", "LCSPR-2026-9999"], ""),
+                (["status", "not-a-reference"], ""), (["--help"], ""),
+                (["decide", reference, "notification", "--input", "-"], answer.read_text()),
+                (["decide", reference, "notification", "--input", "-"], "not json")]
+    for args, stdin in commands:
+        served = _run(args, env, settings.home, stdin)
+        direct = _run(args, alone, settings.home, stdin)
+        assert served == direct, args
+    # Every one ran in the server, none here (the launcher's direct runs were told off).
+    assert _served(server) == ["list", "status", "status", "status", "--help", "decide", "decide"]
+    # The answers reached the command through its standard input: the one read asked Prefect, which was
+    # not there; the other was refused.
+    assert "Cannot reach the Prefect API" in _run(commands[5][0], env, settings.home, commands[5][1])[2]
+    assert _run(commands[6][0], env, settings.home, commands[6][1])[0] == 2
+
+
+def test_ctrl_c_stops_the_command_in_the_server(settings: Settings, app: App, server: Path):
+    reference = referrals.register_referral(app, make_referral(agency_reference="CS-2")).reference
+    referrals.attach_run(app, reference, "5f1c1d5e-0000-4000-8000-000000000002")
+    # A Prefect API that takes the connection and never answers: `status` waits on it for its run.
+    silent = socket.create_server(("127.0.0.1", 0))
+    silent.settimeout(30)
+    try:
+        env = _env(settings, f"http://127.0.0.1:{silent.getsockname()[1]}/api")
+        command = subprocess.Popen([LCSPR, "status", reference], env=env, cwd=settings.home,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while "status" not in _served(server):
+            assert time.monotonic() < deadline and command.poll() is None
+            time.sleep(0.1)
+        conn, _ = silent.accept()
+        command.send_signal(signal.SIGINT)
+        assert command.wait(20) == 130
+        conn.close()
+    finally:
+        silent.close()
+    child = int(next(line for line in server.read_text().splitlines() if line.startswith("status: child"))
+                .split()[2])
+    time.sleep(1.5)
+    assert not Path(f"/proc/{child}").exists() or "Z" in Path(f"/proc/{child}/stat").read_text().split()[2]
+
+
+def test_another_installation_or_changed_code_leaves_the_command_to_run_alone(settings: Settings, app: App,
+                                                                              server: Path):
+    sock = settings.home / "cli.sock"
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(sock))
+        request = {"protocol": launch.PROTOCOL, "argv": ["list"], "env": {}, "cwd": "/", "umask": 0o22,
+                   "launcher": "/elsewhere/lcspr/launch.py", "prefix": sys.prefix}
+        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+        assert conn.recv(100) == b"refuse another installation\n"
+
+    env = _env(settings, f"http://127.0.0.1:{_free_port()}/api")
+    loaded = Path(launch.__file__)
+    before = loaded.stat()
+    os.utime(loaded, ns=(before.st_atime_ns, before.st_mtime_ns + 1_000_000))
+    try:
+        changed = _run(["list"], env, settings.home)
+        assert changed[0] == 0 and "No open reviews." in changed[1]
+        assert "refused a command: stale" in server.read_text()
+        # The server started again on the code as it is now, and serves the next command.
+        deadline = time.monotonic() + 60
+        while server.read_text().count("serving lcspr commands") < 2:
+            assert time.monotonic() < deadline, server.read_text()
+            time.sleep(0.1)
+        assert _run(["list"], env, settings.home) == changed
+        assert _served(server) == ["list"]
+    finally:
+        os.utime(loaded, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_home_is_found_as_the_settings_find_it(tmp_path: Path):
+    assert launch.home_of({"LCSPR_HOME": "/srv/lcspr"}, tmp_path) == Path("/srv/lcspr")
+    assert launch.home_of({}, tmp_path) == tmp_path / ".lcspr"
+    (tmp_path / ".env").write_text("# ours\nLCSPR_API_URL=http://x\nexport LCSPR_HOME='reviews'\n")
+    assert launch.home_of({}, tmp_path) == tmp_path / "reviews"
+    # No server there: the launcher says so by running the command itself.
+    assert launch.through_server(["list"], {"LCSPR_HOME": str(tmp_path)}) is None
+    assert launch.through_server(["up"], {"LCSPR_HOME": str(tmp_path)}) is None
