@@ -21,7 +21,7 @@ from typing import Any
 
 from prefect import Flow, flow, get_run_logger
 from prefect.client.schemas.objects import State
-from prefect.context import get_run_context
+from prefect.context import FlowRunContext
 from prefect.flow_runs import asuspend_flow_run
 from prefect.input import RunInput
 from prefect.states import Completed, Failed
@@ -164,7 +164,11 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
         """Take one referral through its review, waiting in Prefect for each human step."""
         logger = get_run_logger()
         app = connect()
-        flow_run_id = str(get_run_context().flow_run.id)  # type: ignore[union-attr]
+        context = FlowRunContext.get()
+        if context is None or context.flow_run is None:
+            raise RuntimeError("lcspr-review runs only as a Prefect flow run")
+        this_run = context.flow_run
+        flow_run_id = str(this_run.id)
         try:
             registered = await register_referral(app, read_referral(referral))
         except Refused as refusal:
@@ -181,7 +185,10 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
         if driver != flow_run_id:
             await name_flow_run(app, flow_run_id, repeat_run_name(reference))
             return Completed(message=f"Already under review as {reference} (flow run {driver}).")
-        await name_flow_run(app, flow_run_id, reference)
+        if this_run.name != reference:
+            # A run `lcspr refer` or reconcile started has its name already, and so has a run resumed
+            # after the first start: only one started from the UI needs one (a task run fewer a resume).
+            await name_flow_run(app, flow_run_id, reference)
 
         step = await read_open_step(app, reference)
         shown = False

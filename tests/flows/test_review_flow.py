@@ -51,6 +51,17 @@ def task_run_names(run_id: UUID, expected: set[str], within: float = 20.0) -> se
     return names
 
 
+def task_run_count(run_id: UUID, name: str) -> int:
+    """How many of the run's task runs bear ``name``."""
+
+    async def read() -> int:
+        async with get_client() as client:
+            found = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run_id])))
+            return sum(1 for t in found if t.name == name)
+
+    return asyncio.run(read())
+
+
 def standing(register: RegisterReader, ref: str) -> set[str]:
     """Our tags of a run suspended on the open step: as ``lcspr status`` implies them, and the wait tag of that
     step (``models.run_tags``: what ``lcspr list`` counts)."""
@@ -155,6 +166,9 @@ def test_the_run_is_tagged_with_where_the_review_stands_and_its_task_runs_read_a
     assert expected <= names
     # Not one left with Prefect's generated name (``read-open-step-fac``), none naming the child.
     assert all(n[0].isupper() for n in names), sorted(names)
+    # Named once, at its first start (it was created with a generated name), not again at each of the resumes.
+    assert read_run(run_id).name == ref
+    assert task_run_count(run_id, f'Name this run "{ref}"') == 1
     assert not any("Child" in n or "FLOW-TAGS" in n for n in names)
 
 
