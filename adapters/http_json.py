@@ -82,6 +82,10 @@ class JsonClient:
         self._verify = verify
         self._connection: http.client.HTTPConnection | None = None
 
+    def copy(self) -> JsonClient:
+        """A client of the same server, credentials and settings, on a connection of its own (one a thread)."""
+        return JsonClient(self.base_url, self.headers, verify=self._verify, timeout=self.timeout)
+
     def _connect(self) -> tuple[http.client.HTTPConnection, bool]:
         """The open connection (True: it served a request before), or a new one (False)."""
         if self._connection is not None:

@@ -37,7 +37,7 @@ SOCKET_NAME = "cli.sock"
 MAX_SOCKET_PATH = 107
 # What every command loads: the CLI, the register's adapter and both its database drivers.
 PRELOAD = ("lcspr.cli", "lcspr.bootstrap", "lcspr.up", "adapters.prefect_api", "adapters.register.outbox",
-           "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite")
+           "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite", "concurrent.futures")
 OPTIONAL_PRELOAD = ("sqlalchemy.dialects.postgresql.psycopg",)
 # Commands never sent to the server: `up` runs the system itself (and this server).
 DIRECT = frozenset({"up"})

@@ -23,6 +23,7 @@ from prefect.client.schemas.objects import FlowRun
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.states import Crashed, Running, Scheduled
 
+from adapters import prefect_api
 from adapters.prefect_api import ApiRuns, api_runs, connection
 from models.errors import Refused, Unavailable
 from models.runs import Process
@@ -76,7 +77,7 @@ def test_every_state_a_run_is_judged_in_reads_as_prefects_client_reads_it(driver
 
 
 def test_runs_not_paused_are_found_and_paused_runs_are_counted_by_their_wait_tag_on_the_server(
-        driver: ReviewDriver, flow_app: App):
+        driver: ReviewDriver, flow_app: App, monkeypatch: pytest.MonkeyPatch):
     waiting = [str(driver.start(make_referral(agency_reference=f"POL-API-COUNT-{i}"))) for i in range(3)]
     crashed = waiting.pop()
     force(UUID(crashed), Crashed(message="process killed"))
@@ -90,7 +91,12 @@ def test_runs_not_paused_are_found_and_paused_runs_are_counted_by_their_wait_tag
         unpaused = runs.unpaused(every, chunk=2)
         assert list(unpaused) == [crashed]
         assert unpaused[crashed] == runs.observe(crashed)
+        # A chunk with more runs not paused than a page holds is read on, page by page.
+        monkeypatch.setattr(prefect_api, "PAGE", 1)
+        force(UUID(waiting[0]), Crashed(message="process killed"))
+        assert set(runs.unpaused(every)) == {crashed, waiting[0]}
     assert driver.restart(UUID(crashed)) == "Suspended"
+    assert driver.restart(UUID(waiting[0])) == "Suspended"
 
 
 def test_an_answer_resumed_over_http_is_the_answer_the_run_records(driver: ReviewDriver, register: RegisterReader,
