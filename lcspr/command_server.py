@@ -38,7 +38,8 @@ MAX_SOCKET_PATH = 107
 # What every command loads: the CLI, the register's adapter and both its database drivers.
 PRELOAD = ("lcspr.cli", "lcspr.bootstrap", "lcspr.up", "adapters.prefect_api", "adapters.register.outbox",
            "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite", "concurrent.futures")
-OPTIONAL_PRELOAD = ("sqlalchemy.dialects.postgresql.psycopg",)
+# PostgreSQL's driver where it is installed (SQLAlchemy's dialect imports it only on a first connection).
+OPTIONAL_PRELOAD = ("psycopg", "sqlalchemy.dialects.postgresql.psycopg")
 # Commands never sent to the server: `up` runs the system itself (and this server).
 DIRECT = frozenset({"up"})
 REQUEST_LIMIT = 1 << 20
