@@ -8,9 +8,6 @@ never build settings themselves.
 
 from __future__ import annotations
 
-import importlib
-import threading
-
 from flows.portfolio import portfolio_flow
 from flows.reconcile import reconcile_flow
 from flows.review import review_flow
@@ -19,25 +16,8 @@ from lcspr.bootstrap import bootstrap
 from lcspr.settings import Settings
 from services.app import App
 
-# What sending a message needs: Apprise (through our dispatcher), Jinja2, icalendar; about 0.4 s to import here.
-MESSAGING = ("icalendar", "jinja2", "notifications.dispatch")
-
-
-def _load_messaging() -> None:
-    for name in MESSAGING:
-        try:
-            importlib.import_module(name)
-        except Exception:
-            # The import that needs it raises this again, where it is handled.
-            return
-
 
 def connect() -> App:
-    """The App for a flow run. A review run sends the messages an answer queued about a second after it
-    starts, a second spent mostly waiting on Prefect's API and the register; the messaging libraries are
-    loaded in a thread meanwhile, on the core that would idle, instead of inside the delivery (0.72 s of
-    each resume before, docs/performance.md)."""
-    threading.Thread(target=_load_messaging, name="lcspr-load-messaging", daemon=True).start()
     return bootstrap(Settings())
 
 
