@@ -31,10 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-PROTOCOL = 1
-SOCKET_NAME = "cli.sock"
-# A Unix socket's path is at most 107 bytes on Linux (sun_path is 108 with its terminating NUL).
-MAX_SOCKET_PATH = 107
+from lcspr.command_socket import PROTOCOL
+
 # What every command loads: the CLI, the register's adapter and both its database drivers.
 PRELOAD = ("lcspr.cli", "lcspr.bootstrap", "lcspr.up", "adapters.prefect_api", "adapters.register.outbox",
            "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite", "concurrent.futures")
@@ -43,14 +41,6 @@ OPTIONAL_PRELOAD = ("psycopg", "sqlalchemy.dialects.postgresql.psycopg")
 # Commands never sent to the server: `up` runs the system itself (and this server).
 DIRECT = frozenset({"up"})
 REQUEST_LIMIT = 1 << 20
-
-
-def socket_path(home: Path) -> Path:
-    return home / SOCKET_NAME
-
-
-def usable_path(path: Path) -> bool:
-    return len(os.fsencode(path)) <= MAX_SOCKET_PATH
 
 
 def loaded_files() -> dict[str, int]:
@@ -85,9 +75,8 @@ def preload() -> None:
 
 
 def launcher_file() -> str:
-    from lcspr import launch
-
-    return str(Path(launch.__file__).resolve())
+    """The launcher of this installation (``lcspr/launch.py``), which a request must come from."""
+    return str(Path(__file__).with_name("launch.py").resolve())
 
 
 def read_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
@@ -197,6 +186,8 @@ def serve(path: Path) -> int:
     preload()
     me = launcher_file()
     snapshot = loaded_files()
+    # The launcher runs in the caller, not here; a new one (or a new protocol) is new code all the same.
+    snapshot[me] = os.stat(me).st_mtime_ns
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

@@ -21,8 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-PROTOCOL = 1
-SOCKET_NAME = "cli.sock"
+from lcspr.command_socket import PROTOCOL, socket_path
+
 DIRECT = frozenset({"up"})
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 OFF = frozenset({"off", "0", "false", "no"})
@@ -48,7 +48,7 @@ def through_server(argv: Sequence[str], environ: Mapping[str, str]) -> int | Non
     if environ.get("LCSPR_COMMAND_SERVER", "").strip().lower() in OFF or (argv and argv[0] in DIRECT):
         return None
     cwd = Path.cwd()
-    path = home_of(environ, cwd) / SOCKET_NAME
+    path = socket_path(home_of(environ, cwd))
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))

@@ -73,7 +73,7 @@ from urllib.parse import urlsplit
 
 from adapters.processes import alive, descendants
 from adapters.processes import processes as _processes
-from lcspr.command_server import socket_path, usable_path
+from lcspr.command_socket import socket_path, usable_path
 from lcspr.settings import Settings
 from models.errors import ConfigurationError
 from models.roles import Role

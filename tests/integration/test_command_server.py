@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from lcspr import launch
+from lcspr.command_socket import PROTOCOL
 from lcspr.settings import Settings
 from services import referrals
 from services.app import App
@@ -127,7 +128,7 @@ def test_another_installation_or_changed_code_leaves_the_command_to_run_alone(se
     sock = settings.home / "cli.sock"
     with socket.socket(socket.AF_UNIX) as conn:
         conn.connect(str(sock))
-        request = {"protocol": launch.PROTOCOL, "argv": ["list"], "env": {}, "cwd": "/", "umask": 0o22,
+        request = {"protocol": PROTOCOL, "argv": ["list"], "env": {}, "cwd": "/", "umask": 0o22,
                    "launcher": "/elsewhere/lcspr/launch.py", "prefix": sys.prefix}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
         assert conn.recv(100) == b"refuse another installation\n"
