@@ -79,6 +79,25 @@ def launcher_file() -> str:
     return str(Path(__file__).with_name("launch.py").resolve())
 
 
+def known_commands() -> frozenset[str]:
+    """The subcommands and options the CLI's parser knows: the only words of a command line the log writes."""
+    from lcspr.cli import build_parser
+
+    words = {"-h", "--help"}
+    for action in build_parser()._actions:
+        choices = getattr(action, "choices", None)
+        if isinstance(choices, dict):
+            words.update(str(word) for word in choices)
+    return frozenset(words)
+
+
+def command_name(argv: list[Any], known: frozenset[str]) -> str:
+    """The command's name for the log: a word the CLI knows, else ``(other)``: a mistyped first word may be
+    anything, a child's name too, and only references and fixed words are logged."""
+    first = argv[0] if argv else None
+    return first if isinstance(first, str) and first in known else "(other)"
+
+
 def read_request(conn: socket.socket) -> tuple[dict[str, Any], list[int]]:
     """The caller's request (one JSON line) and the descriptors sent with it."""
     data, fds, _, _ = socket.recv_fds(conn, 65536, 3)
@@ -139,7 +158,8 @@ def run_child(conn: socket.socket, request: dict[str, Any], fds: list[int]) -> i
     return code
 
 
-def serve_one(conn: socket.socket, listener: socket.socket, snapshot: dict[str, int], me: str, log: Any) -> bool:
+def serve_one(conn: socket.socket, listener: socket.socket, snapshot: dict[str, int], me: str, log: Any,
+              known: frozenset[str]) -> bool:
     """Take one request: fork a child to run it, or refuse it. True if the server must start again."""
     started = time.monotonic()
     try:
@@ -147,7 +167,7 @@ def serve_one(conn: socket.socket, listener: socket.socket, snapshot: dict[str, 
     except (OSError, ValueError) as exc:
         print(f"request not read: {type(exc).__name__}", file=log, flush=True)
         return False
-    command = (request.get("argv") or ["(none)"])[0]
+    command = command_name(request.get("argv") or [], known)
     reason = refusal(request, snapshot, me)
     if reason is not None or len(fds) != 3:
         reason = reason or "no standard streams"
@@ -184,6 +204,7 @@ def reap() -> None:
 def serve(path: Path) -> int:
     """Load the CLI, listen on ``path`` (owner-only) and serve commands until stopped."""
     preload()
+    known = known_commands()
     me = launcher_file()
     snapshot = loaded_files()
     # The launcher runs in the caller, not here; a new one (or a new protocol) is new code all the same.
@@ -208,7 +229,7 @@ def serve(path: Path) -> int:
             continue
         conn.settimeout(None)
         with conn:
-            again = serve_one(conn, listener, snapshot, me, sys.stdout)
+            again = serve_one(conn, listener, snapshot, me, sys.stdout, known)
         if again:
             print("a loaded file changed: starting again with the new code", flush=True)
             listener.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from lcspr import launch
+from lcspr import command_server, launch
 from lcspr.command_socket import PROTOCOL
 from lcspr.settings import Settings
 from services import referrals
@@ -150,6 +150,19 @@ def test_another_installation_or_changed_code_leaves_the_command_to_run_alone(se
         assert _served(server) == ["list"]
     finally:
         os.utime(loaded, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def test_the_log_names_a_command_only_by_a_word_the_cli_knows(settings: Settings, server: Path):
+    env = _env(settings, f"http://127.0.0.1:{_free_port()}/api")
+    mistyped = _run(["Jane Doe", "status"], env, settings.home)
+    assert mistyped[0] == 2
+    assert _run(["calendar", "--help"], env, settings.home)[0] == 0
+    assert _served(server) == ["(other)", "calendar"]
+    assert "Jane" not in server.read_text()
+    known = command_server.known_commands()
+    assert {"list", "status", "decide", "refer", "up", "--help"} <= known
+    assert command_server.command_name(["status", "LCSPR-2026-0001"], known) == "status"
+    assert command_server.command_name(["Jane"], known) == command_server.command_name([], known) == "(other)"
 
 
 def test_home_is_found_as_the_settings_find_it(tmp_path: Path):
