@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -56,7 +57,7 @@ class PrefectRuns:
         self.deployment = deployment
         self.ui_link = ui_link
 
-    def reschedule(self, flow_run_id: str, *, settle: float = 3.0, attempts: int = 3) -> None:
+    def reschedule(self, flow_run_id: str, *, settle: float = 3.0, attempts: int = 3, quiet: float = 5.0) -> None:
         """Put a stranded run back to wait for a worker; it then runs again from the top.
 
         Forced, because Prefect refuses to leave a final state (Crashed, Failed, Cancelled)
@@ -68,8 +69,20 @@ class PrefectRuns:
         forced in between is overwritten by that report (seen in the end-to-end tests: ours at
         08:40:00.964, the worker's Crashed at 08:40:00.981). So look again after ``settle``
         seconds and force it once more while the run is back in a final state.
+
+        Nor is a run forced back before its final state is ``quiet`` seconds old (the worker's report came
+        2.6 s after the runner's). A restart forced
+        between the runner's Crashed and the worker's was seen taken up by the worker and then crashed
+        over by its report; the worker then ran the run from Crashed, which makes Prefect forget the
+        run's used wait keys, and its suspend failed on a key whose input exists (409). ``lcspr
+        reconcile`` run in the second after a crash (the e2e tier does, since the CLI starts warm) hit it.
         """
         run_id = UUID(flow_run_id)
+        ended = retry_unavailable(lambda: self.client.read_flow_run(run_id)).state
+        if ended is not None and ended.is_final() and ended.timestamp is not None:
+            age = (datetime.now(UTC) - ended.timestamp).total_seconds()
+            if 0 <= age < quiet:
+                time.sleep(quiet - age)
 
         def restart() -> Any:
             state: State[Any] = Scheduled(
