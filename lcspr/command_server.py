@@ -31,15 +31,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lcspr.command_socket import PROTOCOL
+from lcspr.command_socket import DIRECT, PROTOCOL
 
 # What every command loads: the CLI, the register's adapter and both its database drivers.
 PRELOAD = ("lcspr.cli", "lcspr.bootstrap", "lcspr.up", "adapters.prefect_api", "adapters.register.outbox",
            "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite", "concurrent.futures")
 # PostgreSQL's driver where it is installed (SQLAlchemy's dialect imports it only on a first connection).
 OPTIONAL_PRELOAD = ("psycopg", "sqlalchemy.dialects.postgresql.psycopg")
-# Commands never sent to the server: `up` runs the system itself (and this server).
-DIRECT = frozenset({"up"})
 REQUEST_LIMIT = 1 << 20
 
 
@@ -117,6 +115,9 @@ def refusal(request: dict[str, Any], snapshot: dict[str, int], me: str) -> str |
         return "another protocol"
     if request.get("launcher") != me or request.get("prefix") != sys.prefix:
         return "another installation"
+    argv = request.get("argv") or []
+    if argv and argv[0] in DIRECT:
+        return "runs alone"
     if changed(snapshot):
         return "stale"
     return None

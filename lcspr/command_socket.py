@@ -8,6 +8,8 @@ from pathlib import Path
 
 PROTOCOL = 1
 SOCKET_NAME = "cli.sock"
+# Commands never run in the server: `up` runs the system itself (and the server).
+DIRECT = frozenset({"up"})
 # A Unix socket's path is at most 107 bytes on Linux (sun_path is 108 with its terminating NUL).
 MAX_SOCKET_PATH = 107
 

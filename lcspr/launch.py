@@ -21,9 +21,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lcspr.command_socket import PROTOCOL, socket_path
+from lcspr.command_socket import DIRECT, PROTOCOL, socket_path
 
-DIRECT = frozenset({"up"})
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 OFF = frozenset({"off", "0", "false", "no"})
 

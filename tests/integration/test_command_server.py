@@ -132,6 +132,11 @@ def test_another_installation_or_changed_code_leaves_the_command_to_run_alone(se
                    "launcher": "/elsewhere/lcspr/launch.py", "prefix": sys.prefix}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
         assert conn.recv(100) == b"refuse another installation\n"
+    with socket.socket(socket.AF_UNIX) as conn:
+        conn.connect(str(sock))
+        request = {**request, "argv": ["up"], "launcher": command_server.launcher_file()}
+        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+        assert conn.recv(100) == b"refuse runs alone\n"
 
     env = _env(settings, f"http://127.0.0.1:{_free_port()}/api")
     loaded = Path(launch.__file__)
