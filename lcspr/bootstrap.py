@@ -16,6 +16,7 @@ from typing import Any
 
 from adapters.register.audit import AuditKeyFile
 from adapters.register.unit_of_work import SqlRegister
+from adapters.warm_commands import WarmCommands
 from lcspr.clock import SystemClock
 from lcspr.settings import Settings
 from services.app import App, Config
@@ -64,10 +65,12 @@ def _apprise(settings: Settings, environ: Mapping[str, str]) -> Dispatcher:
     return AppriseDispatcher(settings.apprise_config_path, secret=prefect_secret, environ=environ)
 
 
-def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None) -> App:
+def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mapping[str, str] | None = None,
+              warm: bool = False) -> App:
     """The App the settings describe: the register at their URL with the audit key in their key file,
     Prefect at ``PREFECT_API_URL``, Apprise with their config (placeholders from ``environ``, default
-    the process environment)."""
+    the process environment). ``warm``: hand deliveries to the command server of ``lcspr up`` at the
+    settings' home when one is there (a flow-run process, whose settings come from that environment)."""
     config = config_from(settings)
     clock = clock or SystemClock()
     register = SqlRegister(settings.register_url, audit_key=AuditKeyFile(settings.audit_key_path), now=clock.now())
@@ -78,4 +81,5 @@ def bootstrap(settings: Settings, *, clock: Clock | None = None, environ: Mappin
         uow=register,
         runs=lambda: _prefect_runs(settings, config, env),
         dispatcher=lambda: _apprise(settings, env),
+        warm=WarmCommands(settings.home, env) if warm else None,
     )

@@ -8,7 +8,8 @@ socket, ``<home>/cli.sock``, owner-only. The ``lcspr`` command (:mod:`lcspr.laun
 the standard library) sends it the command line, environment, working directory and umask, and its own
 standard input, output and error (the descriptors themselves, ``SCM_RIGHTS``); the server forks, and
 the child runs :func:`lcspr.cli.main` as the command would have run it, on the caller's terminal or pipes,
-then sends back the exit code. This is Mercurial's ``chg`` design; nothing is shared between commands
+then sends back the exit code. The review runs send their messages the same way (``lcspr outbox --send``,
+``adapters/warm_commands.py``): Apprise is loaded here, with its plugins. This is Mercurial's ``chg`` design; nothing is shared between commands
 but the modules loaded before the fork (no connection, no settings: each command builds its own from
 the caller's environment, as a direct run does).
 
@@ -31,11 +32,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from lcspr.command_socket import DIRECT, PROTOCOL
+from adapters.command_socket import DIRECT, PROTOCOL, identity
 
-# What every command loads: the CLI, the register's adapter and both its database drivers.
+# What every command loads: the CLI, the register's adapter and both its database drivers; and what a
+# delivery loads (Apprise), since the flow runs send their messages here when they can
+# (``adapters/warm_commands.py``).
 PRELOAD = ("lcspr.cli", "lcspr.bootstrap", "lcspr.up", "adapters.prefect_api", "adapters.register.outbox",
-           "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite", "concurrent.futures")
+           "adapters.register.reviews", "sqlalchemy.dialects.sqlite.pysqlite", "concurrent.futures",
+           "notifications.dispatch")
 # PostgreSQL's driver where it is installed (SQLAlchemy's dialect imports it only on a first connection).
 OPTIONAL_PRELOAD = ("psycopg", "sqlalchemy.dialects.postgresql.psycopg")
 REQUEST_LIMIT = 1 << 20
@@ -70,10 +74,17 @@ def preload() -> None:
     for name in OPTIONAL_PRELOAD:
         with contextlib.suppress(ImportError):
             importlib.import_module(name)
+    # Apprise imports its plugins (about 130 modules) when it reads its first URL: 0.25 s of every first send.
+    import apprise
+
+    managers: list[Any] = [apprise.NotificationManager, apprise.ConfigurationManager, apprise.AttachmentManager]
+    for manager in managers:  # Apprise's singletons, unannotated
+        manager().load_modules()
 
 
 def launcher_file() -> str:
-    """The launcher of this installation (``lcspr/launch.py``), which a request must come from."""
+    """The launcher of this installation (``lcspr/launch.py``): its code runs in the callers, so a change
+    to it is a change of code like any other."""
     return str(Path(__file__).with_name("launch.py").resolve())
 
 
@@ -206,10 +217,11 @@ def serve(path: Path) -> int:
     """Load the CLI, listen on ``path`` (owner-only) and serve commands until stopped."""
     preload()
     known = known_commands()
-    me = launcher_file()
+    me = identity()
     snapshot = loaded_files()
     # The launcher runs in the caller, not here; a new one (or a new protocol) is new code all the same.
-    snapshot[me] = os.stat(me).st_mtime_ns
+    launcher = launcher_file()
+    snapshot[launcher] = os.stat(launcher).st_mtime_ns
     path.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileNotFoundError):
         path.unlink()

@@ -18,7 +18,9 @@ from services.app import App
 
 
 def connect() -> App:
-    return bootstrap(Settings())
+    # A flow run's settings are the environment's, so the command server of the same home (if `lcspr up`
+    # runs one) builds the same App: deliveries go there, where Apprise is loaded already.
+    return bootstrap(Settings(), warm=True)
 
 
 lcspr_review = review_flow(connect)

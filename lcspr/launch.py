@@ -11,7 +11,6 @@ exactly as it would in the server. ``lcspr up`` always runs here.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -21,7 +20,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from lcspr.command_socket import DIRECT, PROTOCOL, socket_path
+from adapters.command_socket import DIRECT, Refused, await_exit, send_request, socket_path
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 OFF = frozenset({"off", "0", "false", "no"})
@@ -51,25 +50,18 @@ def through_server(argv: Sequence[str], environ: Mapping[str, str]) -> int | Non
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(str(path))
-        request = {"protocol": PROTOCOL, "argv": list(argv), "env": dict(environ), "cwd": str(cwd),
-                   "umask": _umask(), "launcher": str(Path(__file__).resolve()), "prefix": sys.prefix}
-        socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
+        send_request(conn, argv, environ, cwd, [0, 1, 2])
         return _outcome(conn)
-    except OSError:
-        # No server (or not ours to reach, or a standard stream is closed): run here; nothing ran there.
+    except (OSError, Refused):
+        # No server (or not ours to reach, or a standard stream is closed), or it refused: run here; nothing
+        # ran there.
         return None
     finally:
         conn.close()
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def _outcome(conn: socket.socket) -> int | None:
-    """Wait for the server's answer: ``refuse`` (None: run here), or ``pid`` then ``exit CODE``."""
+def _outcome(conn: socket.socket) -> int:
+    """Wait for the command's exit code, passing on Ctrl-C and termination signals once it has started."""
     child: int | None = None
     forwarded: int | None = None
     previous: dict[signal.Signals, Any] = {}
@@ -80,28 +72,18 @@ def _outcome(conn: socket.socket) -> int | None:
         if child is not None:
             os.kill(child, signum)
 
-    buffer = b""
+    def started(pid: int) -> None:
+        nonlocal child, previous
+        child = pid
+        previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
+
     try:
-        while True:
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            buffer += chunk
-            while b"\n" in buffer:
-                line, buffer = buffer.split(b"\n", 1)
-                word, _, value = line.decode().partition(" ")
-                if word == "refuse":
-                    return None
-                if word == "pid":
-                    child = int(value)
-                    previous = {sig: signal.signal(sig, forward) for sig in FORWARDED}
-                elif word == "exit":
-                    return int(value)
+        code = await_exit(conn, started)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    if child is None:
-        return None
+    if code is not None:
+        return code
     if forwarded is not None:
         return 128 + forwarded
     print("lcspr: the command stopped without an exit status (see the command server's log, "

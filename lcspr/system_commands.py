@@ -7,7 +7,7 @@ import json
 import re
 import sys
 
-from lcspr.console import Edge, SubParsers, parse_date, table, working_days
+from lcspr.console import Edge, SubParsers, UserError, parse_date, table, working_days
 from services import messages, queries, reconcile
 
 # ---------------------------------------------------------------- up
@@ -96,12 +96,28 @@ def cmd_sweep(args: argparse.Namespace, edge: Edge) -> int:
 def add_outbox(sub: SubParsers) -> None:
     p = sub.add_parser("outbox", help="Messages in the outbox: pending ones with their last error.")
     p.add_argument("--all", action="store_true", help="Include messages already sent.")
-    p.add_argument("--retry-now", action="store_true", help="Make every pending message due now, then deliver.")
+    action = p.add_mutually_exclusive_group()
+    action.add_argument("--retry-now", action="store_true", help="Make every pending message due now, then deliver.")
+    action.add_argument("--send", action="store_true",
+                        help="Send the pending messages that are due, as the review runs and the lcspr-deliver-outbox "
+                             "deployment do, and say what was sent.")
+    p.add_argument("--reference", help="With --send: only this review's messages.")
     p.add_argument("--json", action="store_true", help="Machine-readable output.")
     p.set_defaults(handler=cmd_outbox)
 
 
 def cmd_outbox(args: argparse.Namespace, edge: Edge) -> int:
+    if args.reference and not args.send:
+        raise UserError("--reference goes with --send.")
+    if args.send:
+        report = messages.deliver(edge.app, args.reference)
+        if args.json:
+            print(json.dumps({"sent": report.sent, "failed": report.failed}))
+            return 0
+        print(f"{len(report.sent)} sent, {len(report.failed)} failed (kept pending, retried)")
+        for key, error in report.failed.items():
+            print(f"  not delivered: {key}: {error}", file=sys.stderr)
+        return 0
     if args.retry_now:
         _, report = messages.retry_now(edge.app)
         print(f"{len(report.sent)} sent, {len(report.failed)} still failing")

@@ -71,9 +71,9 @@ from types import FrameType
 from typing import IO, Any, BinaryIO
 from urllib.parse import urlsplit
 
+from adapters.command_socket import socket_path, usable_path
 from adapters.processes import alive, descendants
 from adapters.processes import processes as _processes
-from lcspr.command_socket import socket_path, usable_path
 from lcspr.settings import Settings
 from models.errors import ConfigurationError
 from models.roles import Role

@@ -15,7 +15,7 @@ from models.clocks import ClockKind
 from models.lifecycle import Policy
 from models.reminders import ReminderPolicy
 from notifications.artifacts import PORTFOLIO_KEY
-from services.ports import Clock, Dispatcher, RunsFactory, UnitOfWork
+from services.ports import Clock, Dispatcher, RunsFactory, UnitOfWork, Warm
 
 
 @dataclass(frozen=True)
@@ -67,12 +67,14 @@ class App:
     walk into it when it is passed to a task."""
 
     def __init__(self, *, config: Config, clock: Clock, uow: Callable[[], UnitOfWork], runs: RunsFactory,
-                 dispatcher: Callable[[], Dispatcher]) -> None:
+                 dispatcher: Callable[[], Dispatcher], warm: Warm | None = None) -> None:
         self.config = config
         self.clock = clock
         self.uow = uow
         self.runs = runs
         self.dispatcher = dispatcher
+        # Where a flow-run process may hand work to a process that has loaded it already (None: do it here).
+        self.warm = warm
 
     def __repr__(self) -> str:
         return f"App({self.config.partnership!r})"

@@ -174,6 +174,17 @@ class Dispatcher(Protocol):
     def send(self, *, role: str, message: RenderedMessage) -> None: ...
 
 
+class Warm(Protocol):
+    """A process that has loaded the system already (the command server of ``lcspr up``), for the work a
+    new flow-run process would otherwise load libraries for."""
+
+    def deliver(self, reference: str | None) -> tuple[list[str], dict[str, str]] | None:
+        """Deliver the pending messages due (of ``reference`` only, if given) there: the keys sent and the
+        failures with their errors, as ``services.messages.deliver`` reports them; None when it could not be
+        asked, or did not finish (the caller delivers itself: the outbox's leases keep a message sent once)."""
+        ...
+
+
 class Runs(Protocol):
     """The review runs on the Prefect server."""
 

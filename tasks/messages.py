@@ -19,7 +19,7 @@ from services.messages import DeliveryReport, SweepReport
 async def deliver_messages(app: App, reference: str | None = None) -> DeliveryReport:
     """Send what is pending; failures stay pending with their error (never raised: nothing is lost)."""
     # In a thread: the review flow sends while it publishes and chooses its next wait.
-    return await asyncio.to_thread(messages.deliver, app, reference)
+    return await asyncio.to_thread(messages.deliver_soon, app, reference)
 
 
 @task(name="sweep-clocks",

@@ -72,6 +72,11 @@ def test_sweep_sends_todays_escalations_and_the_outbox_shows_failures(home, caps
     assert lcspr(["outbox"]) == 0
     listing = capsys.readouterr().out
     assert listing.count("pending") == 3 and "failed" in listing.lower()
+    # Sending again at once sends nothing: each failure waits its backed-off time.
+    assert lcspr(["outbox", "--send", "--reference", ref]) == 0
+    assert "0 sent, 0 failed" in capsys.readouterr().out
+    assert lcspr(["outbox", "--reference", ref]) == 2
+    assert "--reference goes with --send" in capsys.readouterr().err
 
     # SMTP back: retrying now delivers each message once.
     with LocalOutbox(home / "mail") as box:

@@ -18,12 +18,19 @@ from pathlib import Path
 
 import pytest
 
+from adapters.command_socket import PROTOCOL, identity
+from adapters.warm_commands import WarmCommands
 from lcspr import command_server, launch
-from lcspr.command_socket import PROTOCOL
+from lcspr.bootstrap import bootstrap
 from lcspr.settings import Settings
-from services import referrals
+from models.roles import Role
+from notifications.dispatch import write_local_config
+from notifications.local_smtp import LocalOutbox
+from services import messages, queries, referrals
+from services.answers import record_answer
 from services.app import App
 from tests.conftest import make_referral
+from tests.flows.answers import NOTIFIED
 
 LCSPR = str(Path(sys.executable).with_name("lcspr"))
 ROOT = Path(__file__).resolve().parents[2]
@@ -134,7 +141,7 @@ def test_another_installation_or_changed_code_leaves_the_command_to_run_alone(se
         assert conn.recv(100) == b"refuse another installation\n"
     with socket.socket(socket.AF_UNIX) as conn:
         conn.connect(str(sock))
-        request = {**request, "argv": ["up"], "launcher": command_server.launcher_file()}
+        request = {**request, "argv": ["up"], "launcher": identity()}
         socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
         assert conn.recv(100) == b"refuse runs alone\n"
 
@@ -178,3 +185,45 @@ def test_home_is_found_as_the_settings_find_it(tmp_path: Path):
     # No server there: the launcher says so by running the command itself.
     assert launch.through_server(["list"], {"LCSPR_HOME": str(tmp_path)}) is None
     assert launch.through_server(["up"], {"LCSPR_HOME": str(tmp_path)}) is None
+
+
+def test_a_flow_run_delivers_in_the_command_server_and_alone_without_one(settings: Settings, app: App,
+                                                                          server: Path):
+    """The review runs hand their deliveries to the server (Apprise is loaded there); each message is sent
+    once, and with no server to ask, the run delivers itself."""
+    with LocalOutbox(settings.home / "mail") as mailbox:
+        write_local_config(settings.apprise_config_path, smtp_host="127.0.0.1", smtp_port=mailbox.port,
+                           addresses={r.value: f"{r.value}@partnership.test" for r in Role},
+                           sender="lcspr@partnership.test")
+        env = _env(settings, f"http://127.0.0.1:{_free_port()}/api")
+        warm = bootstrap(Settings(home=settings.home, database_url=settings.register_url, _env_file=None),
+                         environ=env, warm=True)
+        assert isinstance(warm.warm, WarmCommands)
+        first = referrals.register_referral(app, make_referral(agency_reference="CS-3")).reference
+        second = referrals.register_referral(app, make_referral(agency_reference="CS-4")).reference
+        for reference in (first, second):
+            assert record_answer(app, reference, "notification-1", {**NOTIFIED, "decided_on": "2026-03-03"}).accepted
+        pending = [m.key for m in queries.outbox(app, "pending")]
+        assert len(pending) == 2
+
+        # A new process, as a flow run is: it asks the server, which sends the first review's message only.
+        code = ("import json, os, sys; from lcspr.bootstrap import bootstrap; from lcspr.settings import Settings; "
+                "from services.messages import deliver_soon; "
+                "r = deliver_soon(bootstrap(Settings(), warm=True), sys.argv[1]); print(json.dumps(r.sent))")
+        done = subprocess.run([sys.executable, "-c", code, first], env=env, cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, check=True)
+        assert json.loads(done.stdout) == [key for key in pending if key.startswith(first)]
+        assert _served(server) == ["outbox"]
+        assert len(mailbox.messages()) == 1
+        # Asked again, nothing is due: nothing goes twice.
+        assert messages.deliver_soon(warm, first).sent == []
+        assert _served(server) == ["outbox", "outbox"]
+
+        # No server (another home): the caller delivers itself, the same way.
+        alone = App(config=warm.config, clock=warm.clock, uow=warm.uow, runs=warm.runs, dispatcher=warm.dispatcher,
+                    warm=WarmCommands(settings.home / "elsewhere", env))
+        assert alone.warm is not None and alone.warm.deliver(second) is None
+        assert messages.deliver_soon(alone, second).sent == [key for key in pending if key.startswith(second)]
+        assert len(mailbox.messages()) == 2
+        assert _served(server) == ["outbox", "outbox"]
+        assert queries.outbox(app, "pending") == []
