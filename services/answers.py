@@ -17,11 +17,10 @@ from typing import Any
 from models.errors import IdentifierFound, Refused, Unavailable
 from models.inputs import keepable, prefill
 from models.lifecycle import Accepted, OpenStep, Review, decide, open_step, refuse
-from models.runs import REPAIR, Health
+from models.runs import REPAIR, Health, judge
 from models.steps import SPECS, StepKind, parse_step_key, step_key
 from services.app import App
 from services.messages import queue_step_opened
-from services.reconcile import run_health
 from services.reviews import rebuild
 
 
@@ -42,13 +41,15 @@ def check_answer(app: App, reference: str, step: str, payload: Mapping[str, Any]
     return _judge(app, reference, step, payload)[0]
 
 
-def _judge(app: App, reference: str, step: str, payload: Mapping[str, Any]) -> tuple[str, str | None]:
+def _judge(app: App, reference: str, step: str, payload: Mapping[str, Any]) -> tuple[str, str | None, str | None]:
+    """The key the answer is for, the review's run and its open step's key; Refused if the domain refuses it."""
     with app.uow() as uow:
         stored = uow.reviews.get(reference)
     review = rebuild(app, stored)
-    key = resolve_step_key(step, open_step(review, app.config.policy), reference)
+    waiting = open_step(review, app.config.policy)
+    key = resolve_step_key(step, waiting, reference)
     decide(review, key, payload, app.clock.today(), app.config.policy)
-    return key, stored.flow_run_id
+    return key, stored.flow_run_id, waiting.key if waiting else None
 
 
 def give_answer(app: App, reference: str, step: str, payload: Mapping[str, Any]) -> str:
@@ -57,16 +58,18 @@ def give_answer(app: App, reference: str, step: str, payload: Mapping[str, Any])
     Nothing is recorded here: the run records it when it resumes (``record_answer``). Refused
     (exit 2) when the domain refuses it; Unavailable (exit 1) when no run can take it now.
     """
-    key, flow_run_id = _judge(app, reference, step, payload)
-    judgement = run_health(app, [reference], include_closed=True)[reference]
-    if judgement.needs_repair or flow_run_id is None:
-        raise Unavailable(f"{reference}'s flow run cannot take an answer: {judgement.explanation}. Run "
-                          f"`{REPAIR}` to repair it, then answer again (nothing was recorded).")
-    if judgement.health is Health.NO_WORKER:
-        raise Unavailable(f"{reference}'s flow run is {judgement.explanation}: is `lcspr up` (./run) running? "
-                          "Answer again once its worker is (nothing was recorded).")
+    key, flow_run_id, open_key = _judge(app, reference, step, payload)
     with app.runs() as runs:
-        runs.resume(flow_run_id, key, payload)
+        # The run is read once: judged here, and handed to resume, which reads it again only to wait for it.
+        seen = runs.observe(flow_run_id) if flow_run_id else None
+        judgement = judge(open_key, flow_run_id is not None, seen, app.clock.now(), app.config.reconcile_grace_seconds)
+        if judgement.needs_repair or flow_run_id is None:
+            raise Unavailable(f"{reference}'s flow run cannot take an answer: {judgement.explanation}. Run "
+                              f"`{REPAIR}` to repair it, then answer again (nothing was recorded).")
+        if judgement.health is Health.NO_WORKER:
+            raise Unavailable(f"{reference}'s flow run is {judgement.explanation}: is `lcspr up` (./run) running? "
+                              "Answer again once its worker is (nothing was recorded).")
+        runs.resume(flow_run_id, key, payload, seen=seen)
     return key
 
 
