@@ -203,8 +203,9 @@ def review_flow(connect: Callable[[], App]) -> Flow[[Referral], Any]:
                 # where the review stands: after every answer recorded (below), and once at a start that
                 # follows none (the first, or a restart after a crash: the RAG moves with the days). A run
                 # resumed with its answer skips this and the delivery: the answer is recorded at once.
-                # Every wait is preceded by its wait tag on the run (``models.run_tags``), which ``lcspr list``
-                # counts; show_review writes it, after an answer or here.
+                # Every wait is preceded by the run saying what it waits on, in the register (``run_waits_on``,
+                # which ``lcspr list`` counts by) and in its wait tag (``models.run_tags``); show_review (after
+                # an answer, or here) and retag_flow_run do.
                 if not shown:
                     await asyncio.gather(show_review(app, reference, flow_run_id, step.key),
                                          deliver_messages(app, reference))

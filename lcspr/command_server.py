@@ -9,9 +9,9 @@ the standard library) sends it the command line, environment, working directory 
 standard input, output and error (the descriptors themselves, ``SCM_RIGHTS``); the server forks, and
 the child runs :func:`lcspr.cli.main` as the command would have run it, on the caller's terminal or pipes,
 then sends back the exit code. The review runs send their messages the same way (``lcspr outbox --send``,
-``adapters/warm_commands.py``): Apprise is loaded here, with its plugins. This is Mercurial's ``chg`` design; nothing is shared between commands
-but the modules loaded before the fork (no connection, no settings: each command builds its own from
-the caller's environment, as a direct run does).
+``adapters/warm_commands.py``): Apprise is loaded here, with its plugins. This is Mercurial's ``chg``
+design; nothing is shared between commands but the modules loaded before the fork (no connection, no
+settings: each command builds its own from the caller's environment, as a direct run does).
 
 A command is refused (and the launcher runs it directly, as it does when no server answers) when the
 caller is another installation (another launcher or Python), or when a module the server loaded has

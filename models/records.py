@@ -100,6 +100,8 @@ class RunPointer:
     reference: str
     open_step_key: str | None
     flow_run_id: str | None
+    # The step the run said it suspends on (``Reviews.note_wait``); None until it has.
+    run_waits_on: str | None = None
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,7 @@ class RunLink:
     flow_run_id: str | None
     referral: dict[str, Any]
     run_key: str
+    run_waits_on: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,10 @@ one) and ``rag:<red|amber|green>`` (the worst colour of its clocks still running
 say where the review stands as the register has it. The run only carries a copy: the register is
 the truth, and the tags are computed from it again whenever the run records a decision or starts.
 
-``wait:<step key>`` says which step a run is about to wait on, or waits on: the run writes it itself
-just before it suspends, and a reading of the run's pause key may write it again; nothing writes it
-from the register. So ``lcspr list`` can ask Prefect how many of the runs of the reviews on one step
-are suspended *and* tagged with that step (one count), and read whole runs only where the count falls
-short. A missing or stale wait tag only sends ``list`` the slow way; a run is never taken for waiting
-on a step by its tag alone unless it is suspended and wrote, or was read with, that tag.
+``wait:<step key>`` says which step a run is about to wait on, or waits on, so the UI's run list can be
+filtered by step: the run writes it itself just before it suspends (and notes the same in the register,
+``run_waits_on``, which ``lcspr list`` counts by), and a reading of the run's pause key may write it
+again; nothing writes it from the register.
 
 Tags that are not ours (a deployment's, an operator's) are left on the run. Pure: no clock is
 read (``today`` is an argument) and nothing is called.

@@ -74,7 +74,14 @@ class Reviews(Protocol):
         order of ``append``, ``audit`` and ``project`` does not matter and nothing else is called."""
         ...
 
-    def set_flow_run(self, reference: str, flow_run_id: str | None) -> None: ...
+    def set_flow_run(self, reference: str, flow_run_id: str | None) -> None:
+        """Make ``flow_run_id`` the review's run; a new one has said nothing yet of what it waits on."""
+        ...
+
+    def note_wait(self, reference: str, flow_run_id: str, step_key: str, *, if_open: str | None = None) -> bool:
+        """Note that the review's run suspends on ``step_key``: only while ``flow_run_id`` is its run and, given
+        ``if_open``, that is its open step. True if the note changed."""
+        ...
 
     def run_links(self, references: Sequence[str] | None = None, include_closed: bool = False) -> list[RunLink]:
         """The reviews named (or every open one, or every one) with their open step and flow run."""
@@ -91,7 +98,7 @@ class Reviews(Protocol):
 
     def run_pointers(self, references: Sequence[str] | None = None,
                      include_closed: bool = False) -> list[RunPointer]:
-        """``run_links`` without the referral and run key: what judging a run needs (two columns a review)."""
+        """``run_links`` without the referral and run key: what judging a run needs (three columns a review)."""
         ...
 
     def views(self, references: Sequence[str] | None = None, include_closed: bool = False,
@@ -201,16 +208,18 @@ class Runs(Protocol):
         register whose runs wait, found without reading the many that do."""
         ...
 
-    def count_waiting(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
-        """For each step key, how many of its runs are paused and carry that step's wait tag
-        (``models.run_tags``): a count on the server, however many runs."""
+    def count_paused(self, flow_run_ids: Sequence[str]) -> int:
+        """How many of these runs are paused: a count on the server, however many runs."""
         ...
 
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str: ...
 
     def reschedule(self, flow_run_id: str) -> None: ...
 
-    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any]) -> None: ...
+    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any], seen: RunView | None = None) -> None:
+        """Resume the run suspended on ``key`` with the answer; ``seen``: the run as just observed, not read again
+        unless it must be waited for."""
+        ...
 
     # A review run's housekeeping of itself (the review flow's tasks).
     def rename(self, flow_run_id: str, name: str) -> None: ...

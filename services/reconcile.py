@@ -63,7 +63,24 @@ def reconcile(app: App, dry_run: bool = False) -> list[Finding]:
             if judgement.needs_repair and not dry_run:
                 action = _repair(app, runs, link, judgement)
             findings.append(Finding(link.reference, link.open_step_key, link.flow_run_id, judgement, action))
+    if not dry_run:
+        _note_waits(app, links, judged)
     return findings
+
+
+def _note_waits(app: App, links: Sequence[RunLink], judged: Mapping[str, Judgement]) -> None:
+    """Note where the runs read whole were seen waiting (their review's open step), for those that never said
+    so themselves (a register from before ``run_waits_on``): the next ``lcspr list`` counts them instead."""
+    seen_waiting = [link for link in links if link.flow_run_id and link.open_step_key
+                    and link.run_waits_on != link.open_step_key and judged[link.reference].health is Health.WAITING]
+    if not seen_waiting:
+        return
+    with app.uow() as uow:
+        for link in seen_waiting:
+            assert link.flow_run_id is not None and link.open_step_key is not None
+            # Only while the review is where it was seen: a run that moved on since is left to say so itself.
+            uow.reviews.note_wait(link.reference, link.flow_run_id, link.open_step_key, if_open=link.open_step_key)
+        uow.commit()
 
 
 def judge_link(app: App, runs: Runs, link: RunLink, now: datetime) -> Judgement:
@@ -80,10 +97,12 @@ def run_health(app: App, references: Iterable[str] | None = None, include_closed
     """How each review's run stands (``status``, ``list``, ``decide``); raises Unavailable without Prefect.
 
     A few runs are read whole. For many (``lcspr list`` of thousands of open reviews, most of them waiting
-    on a person), Prefect is asked only for the runs that are not paused, and, for each open step, how
-    many of the runs of the reviews on it are paused with that step's wait tag: a group whose count is
-    whole is waiting on its step, and only the runs of a group that falls short are read whole and
-    judged one by one (a run suspended on another step, deleted, or not tagged yet)."""
+    on a person), the register says which runs said they suspend on their review's open step
+    (``run_waits_on``), and Prefect counts how many of those are paused: a whole count means each of them
+    waits on its step (a run suspends on what it said last; one that did not suspend is not paused). A count
+    that falls short is asked again of each half, down to groups read whole; the runs that said nothing
+    or something else are read whole too (a run suspended on another step, deleted, crashed, or not yet
+    said)."""
     with app.uow() as uow:
         pointers = uow.reviews.run_pointers(None if references is None else list(references),
                                             include_closed=include_closed)
@@ -98,24 +117,39 @@ def _judge(app: App, runs: Runs, pointers: Sequence[RunPointer | RunLink]) -> di
 
 
 def _judge_many(app: App, runs: Runs, pointers: Sequence[RunPointer | RunLink]) -> dict[str, Judgement]:
-    unpaused = runs.unpaused([p.flow_run_id for p in pointers if p.flow_run_id and p.open_step_key])
-    groups: dict[str, list[RunPointer | RunLink]] = {}
-    for p in pointers:
-        if p.flow_run_id and p.open_step_key and p.flow_run_id not in unpaused:
-            groups.setdefault(p.open_step_key, []).append(p)
-    confirmed: dict[str, Judgement] = {}
-    unsure: list[RunPointer | RunLink] = []
-    counted = runs.count_waiting({step_key: [p.flow_run_id for p in group if p.flow_run_id]
-                                  for step_key, group in groups.items()})
-    for step_key, group in groups.items():
-        if counted[step_key] == len(group):
-            confirmed.update({p.reference: waiting(step_key) for p in group})
-        else:
-            unsure += group
-    seen: dict[str, RunView | None] = dict(unpaused)
-    seen.update(runs.observe_all([p.flow_run_id for p in unsure if p.flow_run_id]))
+    said = [p for p in pointers if p.flow_run_id and p.open_step_key and p.run_waits_on == p.open_step_key]
+    seen: dict[str, RunView | None] = {}
+    confirmed = {p.reference: waiting(p.open_step_key) for p in _all_paused(runs, said, seen) if p.open_step_key}
+    ids = [p.flow_run_id for p in pointers if p.flow_run_id and p.reference not in confirmed
+           and p.flow_run_id not in seen]
+    if len(ids) > READ_WHOLE:
+        # Many that said nothing (a register older than run_waits_on, before its first reconcile): Prefect
+        # gives the few not paused; the paused ones are read whole, for the step each is paused on.
+        seen.update(runs.unpaused(ids))
+        ids = [i for i in ids if i not in seen]
+    seen.update(runs.observe_all(ids))
     now = app.clock.now()
     return {p.reference: confirmed.get(p.reference) or _judge_one(app, p, seen, now) for p in pointers}
+
+
+def _all_paused(runs: Runs, group: Sequence[RunPointer | RunLink], seen: dict[str, RunView | None],
+                asked_unpaused: bool = False) -> list[RunPointer | RunLink]:
+    """Those of ``group`` (each with a run) that Prefect's counts show paused, without reading them: the
+    whole group when its count is whole (one call, however many runs). When it falls short, Prefect is asked
+    once for the runs not paused (added to ``seen``: they are judged from what it said) and the rest counted
+    again; if that still falls short (a run deleted), each half is counted the same way, down to READ_WHOLE."""
+    if not group:
+        return []
+    if runs.count_paused([p.flow_run_id for p in group if p.flow_run_id]) == len(group):
+        return list(group)
+    if not asked_unpaused:
+        unpaused = runs.unpaused([p.flow_run_id for p in group if p.flow_run_id])
+        seen.update(unpaused)
+        return _all_paused(runs, [p for p in group if p.flow_run_id not in unpaused], seen, True)
+    if len(group) <= READ_WHOLE:
+        return []
+    half = len(group) // 2
+    return _all_paused(runs, group[:half], seen, True) + _all_paused(runs, group[half:], seen, True)
 
 
 def _judge_all(app: App, runs: Runs, links: Sequence[RunPointer | RunLink]) -> dict[str, Judgement]:

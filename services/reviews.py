@@ -95,8 +95,13 @@ def _tags(app: App, standing: ReviewView) -> tuple[str, ...]:
 
 def retag_run(app: App, reference: str, flow_run_id: str, waits_on: str | None = None) -> bool:
     """Bring the run's tags up to where the review stands in the register; True if they changed.
-    ``waits_on``: the step the run is about to suspend on, whose wait tag it then carries (the run itself
-    says so, just before it suspends; see ``models.run_tags``)."""
+    ``waits_on``: the step the run is about to suspend on. The run says so itself, just before it suspends:
+    in the register (``run_waits_on``, which ``lcspr list`` and reconcile trust with Prefect's count of the
+    paused runs), and in its wait tag, for the UI's run list (``models.run_tags``)."""
+    if waits_on:
+        with app.uow() as uow:
+            if uow.reviews.note_wait(reference, flow_run_id, waits_on):
+                uow.commit()
     return _retag(app, flow_run_id, run_tags(app, reference) + ((wait_tag(waits_on),) if waits_on else ()))
 
 

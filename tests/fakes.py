@@ -35,7 +35,7 @@ from models.records import (
     view_of,
 )
 from models.referral import Referral
-from models.run_tags import retagged, wait_tag
+from models.run_tags import retagged
 from models.runs import RunView, Wait, step_of_wait
 from notifications.render import RenderedMessage
 from services.app import App, Config
@@ -66,6 +66,7 @@ class _Review:
     reference: str
     referral: Referral
     flow_run_id: str | None = None
+    run_waits_on: str | None = None
     log: list[DecisionRecord] = field(default_factory=list)
     audit: list[AuditRecord] = field(default_factory=list)
     stage: str = "referred"
@@ -186,11 +187,22 @@ class FakeReviews:
         r.audit.append(AuditRecord(len(r.audit) + 1, now, actor, event, dict(detail)))
 
     def set_flow_run(self, reference: str, flow_run_id: str | None) -> None:
-        self._review(reference).flow_run_id = flow_run_id
+        r = self._review(reference)
+        if r.flow_run_id != flow_run_id:
+            r.run_waits_on = None
+        r.flow_run_id = flow_run_id
+
+    def note_wait(self, reference: str, flow_run_id: str, step_key: str, *, if_open: str | None = None) -> bool:
+        r = self._review(reference)
+        if r.flow_run_id != flow_run_id or r.run_waits_on == step_key or \
+                (if_open is not None and (r.step.key if r.step else None) != if_open):
+            return False
+        r.run_waits_on = step_key
+        return True
 
     def run_links(self, references: Sequence[str] | None = None, include_closed: bool = False) -> list[RunLink]:
         return [RunLink(r.reference, r.step.key if r.step else None, r.flow_run_id,
-                        r.referral.model_dump(mode="json"), self._stored(r).run_key)
+                        r.referral.model_dump(mode="json"), self._stored(r).run_key, r.run_waits_on)
                 for r in self.state.reviews.values() if (include_closed or r.stage != "closed")
                 and (references is None or r.reference in references)]
 
@@ -205,7 +217,7 @@ class FakeReviews:
 
     def run_pointers(self, references: Sequence[str] | None = None,
                      include_closed: bool = False) -> list[RunPointer]:
-        return [RunPointer(link.reference, link.open_step_key, link.flow_run_id)
+        return [RunPointer(link.reference, link.open_step_key, link.flow_run_id, link.run_waits_on)
                 for link in self.run_links(references, include_closed)]
 
     def with_running_clocks(self) -> list[str]:
@@ -366,6 +378,7 @@ class FakeRuns:
         self.keys: dict[str, str] = {}
         self.reachable = True
         self.rescheduled: list[str] = []
+        self.counted = 0  # calls to count_paused
         # Every version published under each artifact key, oldest first.
         self.artifacts: dict[str, list[FakeArtifact]] = {}
         # Ids are never reused, even after a test deletes a run (as Prefect never reuses a UUID).
@@ -391,11 +404,10 @@ class FakeRuns:
         self._up()
         return {i: view for i in flow_run_ids if (view := self.observe(i)) is not None and view.state_type != "PAUSED"}
 
-    def count_waiting(self, groups: Mapping[str, Sequence[str]]) -> dict[str, int]:
+    def count_paused(self, flow_run_ids: Sequence[str]) -> int:
         self._up()
-        return {step_key: sum(1 for i in ids if (run := self.runs.get(i)) is not None
-                              and run.view.state_type == "PAUSED" and wait_tag(step_key) in run.tags)
-                for step_key, ids in groups.items()}
+        self.counted += 1
+        return sum(1 for i in flow_run_ids if (run := self.runs.get(i)) is not None and run.view.state_type == "PAUSED")
 
     def start(self, reference: str, parameters: Mapping[str, Any], idempotency_key: str) -> str:
         self._up()
@@ -410,7 +422,7 @@ class FakeRuns:
         self.rescheduled.append(flow_run_id)
         self.runs[flow_run_id].view = RunView("SCHEDULED", "AwaitingRetry", datetime.now(UTC))
 
-    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any]) -> None:
+    def resume(self, flow_run_id: str, key: str, payload: Mapping[str, Any], seen: RunView | None = None) -> None:
         """Like the adapter: only a run suspended on ``key`` takes the answer, else Unavailable."""
         self._up()
         run = self.runs.get(flow_run_id)

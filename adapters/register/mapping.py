@@ -51,6 +51,10 @@ class ReviewRow(Base):
     # on (every time its run resumes) needs no replay. NULL on a closed review.
     open_step: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     flow_run_id: Mapped[str | None] = mapped_column(String(40))
+    # The step key that run said it suspends on, just before it did (or that a reconcile saw it paused on):
+    # with Prefect's count of the runs paused, `lcspr list` knows every run waits where it should in one
+    # call (migration 0006). NULL until the run says so, and again whenever another run drives the review.
+    run_waits_on: Mapped[str | None] = mapped_column(String(60))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     closed_on: Mapped[date | None] = mapped_column(Date)

@@ -15,9 +15,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import FromClause, func, or_, select
+from sqlalchemy import CursorResult, FromClause, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -164,7 +164,7 @@ class SqlReviews:
         for event in self.s.scalars(events):
             detached[event.review_id] = event.detail["flow_run_id"]
         return [RunLink(r.reference, r.open_step_key, r.flow_run_id, dict(r.referral),
-                        f"{r.reference}:after:{detached[r.id]}" if r.id in detached else r.reference)
+                        f"{r.reference}:after:{detached[r.id]}" if r.id in detached else r.reference, r.run_waits_on)
                 for r in rows]
 
     def soonest_due(self, limit: int, include_closed: bool = False) -> list[str]:
@@ -189,7 +189,8 @@ class SqlReviews:
         """The open step and flow run of the reviews named, or of every open one, or of every one: three
         plain columns, no referral (``lcspr list`` judges every open review's run)."""
         reviews = ReviewRow.__table__
-        stmt = select(reviews.c.reference, reviews.c.open_step_key, reviews.c.flow_run_id).order_by(reviews.c.id)
+        stmt = select(reviews.c.reference, reviews.c.open_step_key, reviews.c.flow_run_id,
+                      reviews.c.run_waits_on).order_by(reviews.c.id)
         if references is not None:
             stmt = stmt.where(reviews.c.reference.in_(list(references)))
         if not include_closed:
@@ -332,8 +333,22 @@ class SqlReviews:
 
     def set_flow_run(self, reference: str, flow_run_id: str | None) -> None:
         row = self._row(reference, lock=True)
+        if row.flow_run_id != flow_run_id:
+            row.run_waits_on = None  # what the last run said is not this one's word
         row.flow_run_id = flow_run_id
         self._touch(row)
+
+    def note_wait(self, reference: str, flow_run_id: str, step_key: str, *, if_open: str | None = None) -> bool:
+        """Note that the review's run ``flow_run_id`` suspends on ``step_key`` (if it is still the review's run,
+        and, given ``if_open``, the open step is still that one); True if that changed the row. One
+        conditional update: a run on another review, or a note already there, writes nothing."""
+        stmt = update(ReviewRow).where(ReviewRow.reference == reference, ReviewRow.flow_run_id == flow_run_id,
+                                       or_(ReviewRow.run_waits_on.is_(None), ReviewRow.run_waits_on != step_key))
+        if if_open is not None:
+            stmt = stmt.where(ReviewRow.open_step_key == if_open)
+        done = cast(CursorResult[Any], self.s.execute(stmt.values(run_waits_on=step_key),
+                                                      execution_options={"synchronize_session": False}))
+        return done.rowcount > 0
 
     def append(self, reference: str, key: str, payload: Mapping[str, Any], accepted: bool, reason: str,
                step: OpenStep | None, now: datetime) -> None:

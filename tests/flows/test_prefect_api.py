@@ -76,7 +76,7 @@ def test_every_state_a_run_is_judged_in_reads_as_prefects_client_reads_it(driver
     assert driver.restart(run_id) == "Suspended"
 
 
-def test_runs_not_paused_are_found_and_paused_runs_are_counted_by_their_wait_tag_on_the_server(
+def test_runs_not_paused_are_found_and_paused_runs_are_counted_on_the_server(
         driver: ReviewDriver, flow_app: App, monkeypatch: pytest.MonkeyPatch):
     waiting = [str(driver.start(make_referral(agency_reference=f"POL-API-COUNT-{i}"))) for i in range(3)]
     crashed = waiting.pop()
@@ -84,10 +84,9 @@ def test_runs_not_paused_are_found_and_paused_runs_are_counted_by_their_wait_tag
     gone = "00000000-0000-4000-8000-000000000001"
     every = [*waiting, crashed, gone]
     with flow_app.runs() as runs:
-        # Each run wrote the wait tag of its first step before it suspended (flows/review.py).
-        groups = {"notification-1": every, "rapid-review-1": every}
-        assert runs.count_waiting(groups) == {"notification-1": 2, "rapid-review-1": 0}
-        assert runs.count_waiting(groups, chunk=1) == {"notification-1": 2, "rapid-review-1": 0}  # chunk by chunk
+        assert runs.count_paused(every) == 2
+        assert runs.count_paused(every, chunk=1) == 2  # chunk by chunk, side by side
+        assert runs.count_paused([]) == 0
         unpaused = runs.unpaused(every, chunk=2)
         assert list(unpaused) == [crashed]
         assert unpaused[crashed] == runs.observe(crashed)

@@ -18,6 +18,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, Fl
 from prefect.client.schemas.objects import Artifact, FlowRun
 from prefect.client.schemas.sorting import ArtifactSort
 
+from models.runs import step_of_wait
 from tests.conftest import make_referral, tags_implied_by_status
 from tests.flows import answers as A
 from tests.flows.conftest import RegisterReader, ReviewDriver
@@ -158,6 +159,9 @@ def test_the_run_is_tagged_with_where_the_review_stands_and_its_task_runs_read_a
     assert len(tags) == len(set(tags))
     run = read_run(run_id)
     assert f"wait:{run.state.state_details.pause_key}" in run.tags
+    # And in the register, which `lcspr list` trusts with Prefect's count of the paused runs.
+    with register.app.uow() as uow:
+        assert uow.reviews.run_pointers([ref])[0].run_waits_on == step_of_wait(run.state.state_details.pause_key)
 
     expected = {"Register the referral", f"Link this run to {ref}", f'Name this run "{ref}"', "Update tags",
                 "Read the open step", "Send pending messages", "Wait key for notification-1",

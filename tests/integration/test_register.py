@@ -452,6 +452,35 @@ def test_a_detached_run_is_let_go_once_and_the_next_run_attaches_itself(app: App
     ]
 
 
+def test_a_run_notes_where_it_waits_only_while_it_drives_the_review(app: App) -> None:
+    """``run_waits_on``: what the review's own run said, never another run's, and gone with the run."""
+    reference = refer(app, "POL-WAITS-1")
+    referrals.attach_run(app, reference, "run-1")
+
+    def said() -> str | None:
+        with app.uow() as uow:
+            pointer, = uow.reviews.run_pointers([reference])
+            link, = uow.reviews.run_links([reference])
+        assert link.run_waits_on == pointer.run_waits_on
+        return pointer.run_waits_on
+
+    def note(run: str, step: str, **kwargs: str) -> bool:
+        with app.uow() as uow:
+            changed = uow.reviews.note_wait(reference, run, step, **kwargs)
+            uow.commit()
+        return changed
+
+    assert said() is None
+    assert note("run-1", "notification-1") and said() == "notification-1"
+    assert not note("run-1", "notification-1")  # already so: nothing written
+    assert not note("run-other", "rapid-review-1") and said() == "notification-1"
+    assert not note("run-1", "rapid-review-1", if_open="rapid-review-1") and said() == "notification-1"
+    assert note("run-1", "notification-1-retry-2", if_open="notification-1") and said() == "notification-1-retry-2"
+    referrals.detach_run(app, reference, "run-1", "deleted from Prefect")
+    assert said() is None
+    referrals.attach_run(app, reference, "run-2")
+    assert said() is None and note("run-2", "notification-1") and said() == "notification-1"
+
 
 def test_the_run_links_of_named_reviews_are_those_of_every_review_for_them(app: App) -> None:
     """`lcspr status` and `decide` read one review's link, not every review's (0.44 s at 10,000)."""

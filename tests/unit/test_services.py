@@ -1174,17 +1174,23 @@ def test_many_runs_that_all_wait_on_their_step_are_counted_on_the_server_and_non
 
     assert {ref: j.health for ref, j in health.items()} == dict.fromkeys(refs, Health.WAITING)
     assert health[refs[0]].explanation == "suspended on notification-1"
-    assert runs.read_whole == []
+    # Each run said where it waits (retag_run, as the flow does before it suspends): one count, no run read.
+    assert runs.read_whole == [] and runs.counted == 1
+
+
+def _said_nothing(w: World, reference: str) -> None:
+    """As a register from before run_waits_on: the run never said where it waits."""
+    w.register.state.reviews[reference].run_waits_on = None
 
 
 def test_many_runs_judged_by_counts_agree_with_each_run_read_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     w, runs, refs = _many(monkeypatch)
     ids = [queries.status(w.app, ref)["flow_run_id"] for ref in refs]
-    runs.runs[ids[1]].tags = [t for t in runs.runs[ids[1]].tags if not t.startswith("wait:")]  # suspended untagged
+    _said_nothing(w, refs[1])  # suspended, but never said so
     runs.runs[ids[2]].view = RunView("PAUSED", "Suspended", w.clock.now(), pause_key="rapid-review-1")
-    runs.runs[ids[2]].tags = [t for t in runs.runs[ids[2]].tags if not t.startswith("wait:")] + ["wait:rapid-review-1"]
-    runs.runs[ids[3]].view = RunView("CRASHED", "Crashed", w.clock.now())
-    del runs.runs[ids[4]]
+    reviews.retag_run(w.app, refs[2], ids[2], waits_on="rapid-review-1")  # said another step than the open one
+    runs.runs[ids[3]].view = RunView("CRASHED", "Crashed", w.clock.now())  # said it waits, then crashed
+    del runs.runs[ids[4]]  # said it waits, then deleted in the UI
 
     counted = reconcile.run_health(w.app)
     monkeypatch.setattr(reconcile, "READ_WHOLE", 100)
@@ -1193,3 +1199,42 @@ def test_many_runs_judged_by_counts_agree_with_each_run_read_whole(monkeypatch: 
     assert counted == each
     assert [counted[ref].health for ref in refs] == [Health.WAITING, Health.WAITING, Health.DISAGREES,
                                                       Health.STRANDED, Health.MISSING, Health.WAITING]
+
+
+def test_a_run_that_said_it_waits_but_is_running_or_gone_is_not_counted_as_waiting(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w, runs, refs = _many(monkeypatch)
+    ids = [queries.status(w.app, ref)["flow_run_id"] for ref in refs]
+    runs.runs[ids[0]].view = RunView("RUNNING", "Running", w.clock.now())  # resumed: its answer on the way
+
+    health = reconcile.run_health(w.app)
+    assert health[refs[0]].health is not Health.WAITING
+    assert {health[ref].health for ref in refs[1:]} == {Health.WAITING}
+    # The count fell short, Prefect named the run not paused, and the rest counted whole: nothing read whole.
+    assert runs.read_whole == [] and runs.counted == 2
+
+    runs.counted = 0
+    runs.runs[ids[0]].view = RunView("PAUSED", "Suspended", w.clock.now(), pause_key="notification-1")
+    del runs.runs[ids[5]]
+    health = reconcile.run_health(w.app)
+    assert health[refs[5]].health is Health.MISSING
+    assert {health[ref].health for ref in refs[:5]} == {Health.WAITING}
+    # Short, none unpaused, short again: halves counted down to single runs (READ_WHOLE is 1 here).
+    assert runs.counted > 2 and runs.read_whole == [ids[5]]
+
+
+def test_reconcile_notes_where_it_saw_a_silent_run_wait_so_the_next_list_counts_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    w, runs, refs = _many(monkeypatch)
+    for ref in refs:
+        _said_nothing(w, ref)
+    assert {j.health for j in reconcile.run_health(w.app).values()} == {Health.WAITING}
+    assert len(runs.read_whole) == len(refs)
+
+    assert reconcile.reconcile(w.app, dry_run=True) and w.register.state.reviews[refs[0]].run_waits_on is None
+    reconcile.reconcile(w.app)
+    assert {w.register.state.reviews[ref].run_waits_on for ref in refs} == {"notification-1"}
+
+    runs.read_whole.clear()
+    assert {j.health for j in reconcile.run_health(w.app).values()} == {Health.WAITING}
+    assert runs.read_whole == []
