@@ -351,4 +351,14 @@ class ApiRuns:
 
     def publish_artifact(self, key: str, kind: str, data: str | float, description: str,
                          flow_run_id: str | None = None) -> bool:
-        return self.client.publish_artifact(key, kind, data, description, flow_run_id)
+        """A new version under ``key`` only if the latest one holds other data: a run re-running from the
+        top (every resume) publishes what it published before, and that must not add a version. Two
+        publishers at the same moment may both add the same content once; nothing is lost. Over HTTP, as
+        Prefect's client does it (``read_latest_artifacts``, ``create_artifact``), without loading it."""
+        latest = self._call("POST", "artifacts/latest/filter",
+                            {"artifacts": {"key": {"any_": [key]}}, "limit": 1}).json()
+        if latest and latest[0].get("type") == kind and latest[0].get("data") == data:
+            return False
+        self._call("POST", "artifacts/", {"key": key, "type": kind, "data": data, "description": description,
+                                          "flow_run_id": flow_run_id})
+        return True

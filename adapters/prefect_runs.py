@@ -18,11 +18,6 @@ from typing import Any
 from uuid import UUID
 
 from prefect.client.orchestration import SyncPrefectClient, get_client
-from prefect.client.schemas.actions import ArtifactCreate
-from prefect.client.schemas.filters import (
-    ArtifactCollectionFilter,
-    ArtifactCollectionFilterKey,
-)
 from prefect.client.schemas.objects import State
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 from prefect.states import Scheduled
@@ -151,17 +146,3 @@ class PrefectRuns:
         return Wait(key, answered=False)
 
     # ---------------------------------------------------------------- artifacts
-
-    def publish_artifact(self, key: str, kind: str, data: str | float, description: str,
-                         flow_run_id: str | None = None) -> bool:
-        """A new version under ``key`` only if the latest one holds other data: a run re-running from the
-        top (every resume) publishes what it published before, and that must not add a version.
-        Two publishers at the same moment may both add the same content once; nothing is lost."""
-        wanted = ArtifactCollectionFilter(key=ArtifactCollectionFilterKey(any_=[key]))
-        latest = retry_unavailable(lambda: self.client.read_latest_artifacts(artifact_filter=wanted, limit=1))
-        if latest and latest[0].type == kind and latest[0].data == data:
-            return False
-        artifact = ArtifactCreate(key=key, type=kind, data=data, description=description,
-                                  flow_run_id=UUID(flow_run_id) if flow_run_id else None)
-        retry_unavailable(lambda: self.client.create_artifact(artifact))
-        return True

@@ -54,6 +54,28 @@ class WarmCommands:
             err.seek(0)
             return Ran(code, out.read().decode("utf-8", "replace"), err.read().decode("utf-8", "replace"))
 
+    def start(self, argv: Sequence[str]) -> bool:
+        """Start the command there and return once it has started, not waiting for it to end: True if it
+        started. What it prints goes to ``<home>/logs/background.log`` (the words of our commands: references,
+        never a child's identifiers)."""
+        if not usable_path(self.path) or not self.path.exists():
+            return False
+        log = self.path.parent / "logs" / "background.log"
+        try:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with open(os.devnull, "rb") as stdin, open(log, "ab") as out, \
+                    socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.connect(str(self.path))
+                send_request(conn, argv, self.environ, Path.cwd(), [stdin.fileno(), out.fileno(), out.fileno()])
+                return _started(conn)
+        except (OSError, Refused):
+            return False
+
+    def publish(self, reference: str) -> bool:
+        """``lcspr publish REFERENCE`` there, in the background: the review's artifacts and the portfolio (its
+        output goes to ``logs/background.log``)."""
+        return self.start(["publish", reference])
+
     def deliver(self, reference: str | None) -> tuple[list[str], dict[str, str]] | None:
         """``lcspr outbox --send --json`` there: the keys sent and the failures; None if it did not run whole."""
         ran = self.run(["outbox", "--send", "--json", *(["--reference", reference] if reference else [])])
@@ -64,3 +86,14 @@ class WarmCommands:
             return [str(key) for key in report["sent"]], {str(k): str(v) for k, v in report["failed"].items()}
         except (ValueError, KeyError, TypeError, AttributeError):
             return None
+
+
+def _started(conn: socket.socket) -> bool:
+    """Whether the server started the command (it says ``pid N`` first) rather than refusing it."""
+    line = b""
+    while not line.endswith(b"\n"):
+        chunk = conn.recv(256)
+        if not chunk:
+            return False
+        line += chunk
+    return line.startswith(b"pid ")

@@ -37,7 +37,7 @@ from models.roles import describe_role
 from models.runs import Wait
 from models.steps import StepInput
 from services.app import App
-from tasks.artifacts import publish_portfolio, publish_review_artifacts
+from tasks.artifacts import publish_review_views
 from tasks.messages import deliver_messages
 from tasks.review import (
     Refusal,
@@ -126,9 +126,9 @@ def form_for(reference: str, step: OpenStep, refused: Mapping[str, Any] | None =
 async def show_review(app: App, reference: str, flow_run_id: str, waits_on: str | None) -> None:
     """Bring the run's tags up to where the review stands (and the step it is about to wait on,
     ``waits_on``), and publish the review's summary, timeline and progress and the portfolio (each a new
-    version only if it changed), side by side. The artifacts
-    only show the register: a failure to publish them (after the tasks' retries) is logged, and the
-    review goes on."""
+    version only if it changed; in the command server, in the background, when ``lcspr up`` runs one), side
+    by side. The artifacts only show the register: a failure to publish them (after the tasks' retries) is
+    logged, and the review goes on."""
 
     async def publish(artifacts: Awaitable[Any]) -> None:
         try:
@@ -137,7 +137,7 @@ async def show_review(app: App, reference: str, flow_run_id: str, waits_on: str 
             get_run_logger().warning("%s: artifacts not published: %s", reference, type(exc).__name__)
 
     await asyncio.gather(retag_flow_run(app, reference, flow_run_id, waits_on),
-                         publish(publish_review_artifacts(app, reference)), publish(publish_portfolio(app)))
+                         publish(publish_review_views(app, reference)))
 
 
 async def after_answer(app: App, reference: str, flow_run_id: str, step: OpenStep | None) -> Wait | None:

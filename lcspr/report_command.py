@@ -7,6 +7,7 @@
     lcspr report annual --from 2025-04-01 --to 2026-03-31 --format csv -o reviews.csv
     lcspr report portfolio                                                  # every open review, most urgent first
     lcspr report portfolio --publish                                        # publish it as the lcspr-portfolio artifact
+    lcspr publish LCSPR-2026-0001                                           # that review's artifacts and the portfolio
 
 ``annual`` gives the figures of the partnership's yearly report over the reviews referred in the
 period (``models/report.py`` says exactly how each is counted); ``--format csv`` gives one row per review
@@ -20,7 +21,10 @@ Another report is one more ``add_<name>(reports)`` in :data:`REPORTS`.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 from lcspr.calendar_command import write_whole
@@ -103,6 +107,38 @@ def cmd_portfolio(args: argparse.Namespace, edge: Edge) -> int:
     return 0
 
 
+def add_publish(sub: SubParsers) -> None:
+    p = sub.add_parser("publish", help="Publish the portfolio in the Prefect UI now, and with a reference that "
+                                      "review's summary, timeline and progress, as its run does after every answer.")
+    p.add_argument("reference", nargs="?", help="The review whose artifacts to publish too.")
+    p.set_defaults(handler=cmd_publish)
+
+
+def cmd_publish(args: argparse.Namespace, edge: Edge) -> int:
+    app = edge.app
+    # One publisher at a time per home (the review runs hand theirs to the command server, many at once under
+    # load): each reads the register once it holds the lock, so the last version published is the newest.
+    with publishing_lock(edge.settings.home):
+        made = artifacts.publish_review(app, args.reference) if args.reference else []
+        changed = artifacts.publish_portfolio(app)
+    if args.reference:
+        print(f"{args.reference}: {len(made)} artifact(s) with a new version"
+              + (f" ({', '.join(made)})" if made else ""))
+    print(f"Portfolio {'published' if changed else 'unchanged (no new version)'}: {app.config.portfolio_link}")
+    return 0
+
+
+@contextlib.contextmanager
+def publishing_lock(home: Path) -> Iterator[None]:
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "publish.lock", "a+b") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 # The reports `lcspr report` offers, in the order of its --help.
 REPORTS = [add_annual, add_portfolio]
-COMMANDS = [add_report]
+COMMANDS = [add_report, add_publish]

@@ -191,6 +191,11 @@ class Warm(Protocol):
         asked, or did not finish (the caller delivers itself: the outbox's leases keep a message sent once)."""
         ...
 
+    def publish(self, reference: str) -> bool:
+        """Start publishing the review's artifacts and the portfolio there, in the background; False when it
+        could not be handed over (the caller publishes itself)."""
+        ...
+
 
 class Runs(Protocol):
     """The review runs on the Prefect server."""

@@ -14,10 +14,11 @@ from services.app import App
 from tasks.review import read
 
 
-@read("publish-review-artifacts", "Publish {reference}'s summary, timeline and progress")
-async def publish_review_artifacts(app: App, reference: str) -> list[str]:
-    """Publish the review's summary, timeline and progress artifacts; the keys that got a new version."""
-    return await asyncio.to_thread(artifacts.publish_review, app, reference)
+@read("publish-review-views", "Publish {reference}'s summary, timeline and progress, and the portfolio")
+async def publish_review_views(app: App, reference: str) -> str:
+    """Publish the review's summary, timeline and progress artifacts and the portfolio (handed to the command
+    server when there is one: ``services.artifacts.publish_soon``); what was done."""
+    return await asyncio.to_thread(artifacts.publish_soon, app, reference)
 
 
 @read("publish-portfolio", "Publish the portfolio of open reviews")

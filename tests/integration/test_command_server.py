@@ -227,3 +227,28 @@ def test_a_flow_run_delivers_in_the_command_server_and_alone_without_one(setting
         assert len(mailbox.messages()) == 2
         assert _served(server) == ["outbox", "outbox"]
         assert queries.outbox(app, "pending") == []
+
+
+def test_a_flow_run_hands_its_publishing_to_the_command_server_and_does_not_wait(settings: Settings, app: App,
+                                                                               server: Path):
+    reference = referrals.register_referral(app, make_referral(agency_reference="CS-5")).reference
+    # A Prefect API that takes the connection and never answers: the publish in the server waits on it; the
+    # run that handed it over does not.
+    silent = socket.create_server(("127.0.0.1", 0))
+    try:
+        env = _env(settings, f"http://127.0.0.1:{silent.getsockname()[1]}/api", PREFECT_API_REQUEST_TIMEOUT="2")
+        warm = WarmCommands(settings.home, env)
+        started = time.monotonic()
+        assert warm.publish(reference)
+        assert time.monotonic() - started < 5
+        assert _served(server) == ["publish"]
+    finally:
+        silent.close()
+    # What the background command printed goes to logs/background.log: here, that Prefect went away.
+    log = settings.home / "logs" / "background.log"
+    deadline = time.monotonic() + 90
+    while "lcspr publish: Cannot reach the Prefect API" not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    # No server there: not handed over, and the caller publishes itself (services.artifacts.publish_soon).
+    assert not WarmCommands(settings.home / "elsewhere", env).publish(reference)

@@ -48,6 +48,29 @@ def test_report_portfolio_prints_the_markdown_and_publish_makes_one_version(sett
     assert [v.data for v in runs.artifacts["lcspr-portfolio"]] == [printed]
 
 
+def test_publish_publishes_a_reviews_artifacts_and_the_portfolio_as_its_run_does(settings: Settings, capsys):
+    runs = FakeRuns()
+    app = with_runs(make_app(settings, today=date(2026, 3, 3)), runs)
+    reference = referrals.register_referral(app, make_referral()).reference
+
+    def lcspr(*args: str) -> int:
+        return main(list(args), settings=settings, app=lambda _: app)
+
+    assert lcspr("publish", reference) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith(f"{reference}: 3 artifact(s) with a new version (")
+    assert out[1].startswith("Portfolio published: ")
+    assert set(runs.artifacts) == {"lcspr-portfolio", *(f"review-{reference.lower()}-{part}" for part in
+                                                        ("summary", "timeline", "progress"))}
+    assert lcspr("publish", reference) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"{reference}: 0 artifact(s) with a new version",
+        "Portfolio unchanged (no new version): http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio"]
+    assert lcspr("publish") == 0 and capsys.readouterr().out.startswith("Portfolio unchanged")
+    assert lcspr("publish", "LCSPR-2026-9999") == 2
+    assert (settings.home / "publish.lock").exists()
+
+
 def test_report_needs_a_report_name(settings: Settings, capsys):
     assert main(["report"], settings=settings) == 2
     assert "report" in capsys.readouterr().err
