@@ -8,7 +8,7 @@ import re
 import sys
 
 from lcspr.console import Edge, SubParsers, UserError, parse_date, table, working_days
-from services import messages, queries, reconcile
+from services import delegations, messages, queries, reconcile
 
 # ---------------------------------------------------------------- up
 
@@ -136,6 +136,53 @@ def cmd_outbox(args: argparse.Namespace, edge: Edge) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- delegations
+
+
+def add_delegate(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "delegate", help="Send a role's messages to someone else from one day to another (leave, handover); "
+                         "--list shows them, --cancel ends one.")
+    p.add_argument("role", nargs="?", help="The role whose messages to send elsewhere (e.g. subgroup_chair).")
+    p.add_argument("--to", help="The delegate's email address.")
+    p.add_argument("--from", dest="starts_on", type=parse_date, metavar="DATE", help="The first day (yyyy-mm-dd).")
+    p.add_argument("--until", dest="ends_on", type=parse_date, metavar="DATE",
+                   help="The last day, included (yyyy-mm-dd).")
+    p.add_argument("--reason", help="Why (e.g. annual leave, new manager starting).")
+    p.add_argument("--by", help="Who records (or cancels) it.")
+    p.add_argument("--list", action="store_true", help="The delegations in force or to come.")
+    p.add_argument("--all", action="store_true", help="With --list: every delegation recorded, cancelled ones too.")
+    p.add_argument("--cancel", type=int, metavar="ID", help="Cancel delegation ID (the role's own addresses again).")
+    p.set_defaults(handler=cmd_delegate)
+
+
+def cmd_delegate(args: argparse.Namespace, edge: Edge) -> int:
+    if args.list:
+        found = delegations.delegations(edge.app, include_past=args.all)
+        if not found:
+            print("No delegations." if args.all else "No delegation in force or to come.")
+            return 0
+        print(table([(str(d.id), d.role, d.delegate, d.starts_on.isoformat(), d.ends_on.isoformat(), d.reason[:40],
+                      d.recorded_by, f"cancelled by {d.cancelled_by}" if d.cancelled_by else "")
+                     for d in found], ("id", "role", "delegate", "from", "until", "reason", "recorded by", "")))
+        return 0
+    if args.cancel is not None:
+        if args.by is None:
+            raise UserError("--cancel needs --by: who cancels it.")
+        cancelled = delegations.cancel(edge.app, args.cancel, args.by)
+        print(f"Delegation {cancelled.id} cancelled: {cancelled.role}'s messages go to its own addresses again.")
+        return 0
+    missing = [flag for flag, value in (("ROLE", args.role), ("--to", args.to), ("--from", args.starts_on),
+                                        ("--until", args.ends_on), ("--reason", args.reason), ("--by", args.by))
+               if value is None]
+    if missing:
+        raise UserError(f"A delegation needs {', '.join(missing)} (or use --list, or --cancel ID --by NAME).")
+    made = delegations.delegate(edge.app, args.role, args.to, args.starts_on, args.ends_on, args.reason, args.by)
+    print(f"Delegation {made.id}: {made.role}'s messages go to {made.delegate} from {made.period} (both days "
+          "included); messages already sent are not sent again.")
+    return 0
+
+
 # ---------------------------------------------------------------- workdays
 
 
@@ -156,4 +203,4 @@ def cmd_workdays(args: argparse.Namespace, edge: Edge) -> int:
     return 0
 
 
-COMMANDS = [add_up, add_reconcile, add_sweep, add_outbox, add_workdays]
+COMMANDS = [add_up, add_reconcile, add_sweep, add_outbox, add_delegate, add_workdays]

@@ -98,14 +98,19 @@ class AppriseDispatcher:
         self.environ = environ
         self.secret = secret
 
-    def send(self, *, role: str, message: RenderedMessage) -> None:
-        """Deliver ``message`` to the URLs tagged ``role``; raise DeliveryFailed otherwise."""
+    def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
+        """Deliver ``message`` to the URLs tagged ``role``; raise DeliveryFailed otherwise. ``to``: a delegate's
+        address taking the role's place: the role's email services send to it instead of their own To
+        addresses (their sender, server and copies as configured); its other services send nothing."""
         if not _ROLE.match(role):
             raise DeliveryFailed(f"{role!r} is not a valid role name for notification routing.")
-        services = [self._sending(service, message) for service in self._load().find(role)]
+        found: list[NotifyBase] = list(self._load().find(role))
+        if to is not None:
+            found = [service for service in found if isinstance(service, NotifyEmail)]
+        services = [self._sending(service, message, to) for service in found]
         if not services:
             raise NoRecipient(
-                f"No recipient is configured for role {role} in {self.config_path}."
+                f"No {'email service' if to else 'recipient'} is configured for role {role} in {self.config_path}."
             )
         notifier = apprise.Apprise()
         for service in services:
@@ -130,8 +135,9 @@ class AppriseDispatcher:
                 + (f": {detail}" if detail else "; Apprise gave no reason.")
             )
 
-    def _sending(self, service: NotifyBase, message: RenderedMessage) -> NotifyBase:
-        """``service`` itself or, for an email service, a copy that sends ``message``'s two parts."""
+    def _sending(self, service: NotifyBase, message: RenderedMessage, to: str | None = None) -> NotifyBase:
+        """``service`` itself or, for an email service, a copy that sends ``message``'s two parts (to ``to``
+        rather than its own To addresses, if given)."""
         if not isinstance(service, NotifyEmail):
             return service
         if service.pgp_mode != PGP_MODE_DEFAULT:
@@ -139,7 +145,10 @@ class AppriseDispatcher:
                 f"An email URL in {self.config_path} asks for PGP (pgp={service.pgp_mode}), which "
                 "lcspr cannot apply to emails with their own text and HTML parts; remove it."
             )
-        return _TextAndHtmlEmail.sending(service, message)
+        twin = _TextAndHtmlEmail.sending(service, message)
+        if to is not None:
+            twin.targets = [(False, to)]
+        return twin
 
     def _load(self) -> apprise.Apprise:
         # Read the file on every send so an edited config applies without a restart.

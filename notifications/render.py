@@ -112,7 +112,18 @@ def for_forwarding(message: RenderedMessage, meant_for: str) -> RenderedMessage:
     It was rendered for ``meant_for`` when it was queued, so the note is added here, as
     the first paragraph of both bodies: who it is for, and a request to forward it.
     """
-    note = f"This message is for {_whom(meant_for)}, who has no address configured; please forward it to them."
+    return _with_note(message, f"This message is for {_whom(meant_for)}, who has no address configured; "
+                               "please forward it to them.")
+
+
+def for_delegate(message: RenderedMessage, meant_for: str, period: str) -> RenderedMessage:
+    """``message`` as sent to the delegate of ``meant_for`` during a delegation (``models.delegation``): the
+    first paragraph of both bodies says whose it is and for how long it comes to them."""
+    return _with_note(message, f"You receive this message for {_whom(meant_for)}, whose messages come to you "
+                               f"from {period} (a delegation recorded by the partnership).")
+
+
+def _with_note(message: RenderedMessage, note: str) -> RenderedMessage:
     paragraph = f'<p style="{_NOTE_STYLE}">{escape(note)}</p>'
     html, found = _BODY_TAG.subn(lambda tag: f"{tag[0]}\n{paragraph}", message.html, count=1)
     return RenderedMessage(

@@ -18,13 +18,14 @@ from datetime import date, datetime, timedelta
 from itertools import chain
 
 from models.clocks import ClockKind, ClockRule
+from models.delegation import Delegation, covering
 from models.errors import ConfigurationError, LcsprError, NoRecipient
 from models.lifecycle import OpenStep
 from models.notices import Notice, step_notices, title_of
 from models.records import Claimed, due_clock
 from models.reminders import RemindersOn, last_due_with_messages
 from notifications.calendar import step_due_date, to_ics
-from notifications.render import RenderedMessage, for_forwarding, render
+from notifications.render import RenderedMessage, for_delegate, for_forwarding, render
 from services.app import App
 from services.ports import Dispatcher, UnitOfWork
 from services.reviews import rebuild, reproject
@@ -90,9 +91,12 @@ def queue_step_opened(uow: UnitOfWork, app: App, reference: str, step: OpenStep 
 def deliver(app: App, reference: str | None = None, batch: int = 25) -> DeliveryReport:
     """Send pending messages whose time has come, in small leased batches until none are left."""
     report = DeliveryReport()
-    now = app.clock.now()
+    now, today = app.clock.now(), app.clock.today()
     started = time.monotonic()
     dispatcher = app.dispatcher()
+    with app.uow() as uow:
+        # Where each role's messages go today: its own addresses, or a delegate's (models.delegation).
+        delegations = uow.delegations.current(today)
 
     def at() -> datetime:
         # ``now`` is fixed for the whole delivery (it may come from a frozen clock), but leases run
@@ -109,7 +113,7 @@ def deliver(app: App, reference: str | None = None, batch: int = 25) -> Delivery
                 uow.commit()
             if not held:
                 continue  # another sender took it over once our lease ran out: theirs to send
-            error = _send(app, dispatcher, message)
+            error = _send(app, dispatcher, message, covering(delegations, message.role, today))
             with app.uow() as uow:
                 if uow.outbox.finish(message.id, app.config.worker, error, now, backoff):
                     if error is None:
@@ -136,18 +140,22 @@ def deliver_soon(app: App, reference: str | None = None) -> DeliveryReport:
     return deliver(app, reference)
 
 
-def _send(app: App, dispatcher: Dispatcher, message: Claimed) -> str | None:
+def _send(app: App, dispatcher: Dispatcher, message: Claimed, delegation: Delegation | None) -> str | None:
     rendered = RenderedMessage(message.subject, message.text, message.html, ics=message.ics)
     fallback = app.config.unrouted_fallback_role
+    to = delegation.delegate if delegation else None
+    if delegation is not None:
+        rendered = for_delegate(rendered, message.role, delegation.period)
     try:
         try:
-            dispatcher.send(role=message.role, message=rendered)
+            dispatcher.send(role=message.role, message=rendered, to=to)
         except NoRecipient:
             if not fallback or fallback == message.role:
                 raise
             # No address for this role (often a new agency): the business unit forwards it,
-            # and the message opens by saying whom it is for.
-            dispatcher.send(role=fallback, message=for_forwarding(rendered, message.role))
+            # and the message opens by saying whom it is for. A delegate gets it through the business
+            # unit's email service, addressed to them.
+            dispatcher.send(role=fallback, message=rendered if to else for_forwarding(rendered, message.role), to=to)
     except LcsprError as exc:
         return str(exc)
     return None

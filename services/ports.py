@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from models.delegation import Delegation
 from models.lifecycle import OpenStep, Policy, Review
 from models.records import (
     AuditCheck,
@@ -135,6 +136,24 @@ class Reviews(Protocol):
         ...
 
 
+class Delegations(Protocol):
+    """Where a role's messages go for a range of days (``models.delegation``)."""
+
+    def add(self, delegation: Delegation, now: datetime) -> int: ...
+
+    def current(self, since: date) -> list[Delegation]:
+        """The delegations not cancelled that have not ended before ``since``."""
+        ...
+
+    def every(self) -> list[Delegation]:
+        """Every delegation recorded, cancelled ones too, the newest first."""
+        ...
+
+    def cancel(self, delegation_id: int, by: str, now: datetime) -> Delegation:
+        """Cancel a standing delegation (NotFound, or Refused if cancelled already); it as it was."""
+        ...
+
+
 class Outbox(Protocol):
     """The outbox inside one unit of work: messages queued once per key, leased to one sender."""
 
@@ -167,6 +186,9 @@ class UnitOfWork(Protocol):
     @property
     def outbox(self) -> Outbox: ...
 
+    @property
+    def delegations(self) -> Delegations: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -178,7 +200,10 @@ class UnitOfWork(Protocol):
 class Dispatcher(Protocol):
     """Sends one message to every address of a role; raises ``DeliveryFailed`` (or ``NoRecipient``)."""
 
-    def send(self, *, role: str, message: RenderedMessage) -> None: ...
+    def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
+        """``to``: an email address that takes the role's place (a delegate), sent through the role's email
+        services; NoRecipient when the role has none."""
+        ...
 
 
 class Warm(Protocol):

@@ -17,7 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from types import TracebackType
 from typing import Any
 
-from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Unavailable
+from models.delegation import Delegation
+from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Refused, Unavailable
 from models.lifecycle import LoggedDecision, OpenStep, Policy, Review
 from models.records import (
     AuditCheck,
@@ -92,6 +93,7 @@ class _State:
     reviews: dict[str, _Review] = field(default_factory=dict)
     counters: dict[int, int] = field(default_factory=dict)
     outbox: dict[str, _Message] = field(default_factory=dict)
+    delegations: list[Delegation] = field(default_factory=list)
 
 
 class FakeReviews:
@@ -302,6 +304,32 @@ class FakeOutbox:
         return [m.entry for m in self.state.outbox.values() if status is None or m.entry.status == status]
 
 
+class FakeDelegations:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def add(self, delegation: Delegation, now: datetime) -> int:
+        made = replace(delegation, id=len(self.state.delegations) + 1)
+        self.state.delegations.append(made)
+        return made.id or 0
+
+    def current(self, since: date) -> list[Delegation]:
+        return sorted((d for d in self.state.delegations if d.ends_on >= since and not d.cancelled_by),
+                      key=lambda d: (d.role, d.starts_on))
+
+    def every(self) -> list[Delegation]:
+        return list(reversed(self.state.delegations))
+
+    def cancel(self, delegation_id: int, by: str, now: datetime) -> Delegation:
+        for i, d in enumerate(self.state.delegations):
+            if d.id == delegation_id:
+                if d.cancelled_by:
+                    raise Refused(f"Delegation {delegation_id} was cancelled already, by {d.cancelled_by}.")
+                self.state.delegations[i] = replace(d, cancelled_by=by)
+                return self.state.delegations[i]
+        raise NotFound(f"No delegation {delegation_id}.")
+
+
 class FakeRegister:
     """Hands out units of work over one in-memory state; an uncommitted one is thrown away."""
 
@@ -321,6 +349,7 @@ class FakeUnitOfWork:
         self.working = copy.deepcopy(self.register.state)
         self.reviews = FakeReviews(self.working)
         self.outbox = FakeOutbox(self.working)
+        self.delegations = FakeDelegations(self.working)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -338,15 +367,17 @@ class FakeDispatcher:
     def __init__(self, roles: set[str] | None = None) -> None:
         self.roles = roles
         self.sent: list[tuple[str, RenderedMessage]] = []
+        # Each send's role and the delegate's address it went to instead (None: the role's own).
+        self.addressed: list[tuple[str, str | None]] = []
         self.down = False
 
-    def send(self, *, role: str, message: RenderedMessage) -> None:
-
+    def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
         if self.down:
             raise DeliveryFailed("the mail server is down")
         if self.roles is not None and role not in self.roles:
             raise NoRecipient(f"No recipient is configured for role {role}.")
         self.sent.append((role, message))
+        self.addressed.append((role, to))
 
 
 @dataclass

@@ -210,3 +210,22 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str] = mapped_column(String(80), default="")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class DelegationRow(Base):
+    """A role's messages sent to a delegate's address from one day to another (migration 0007); kept after it
+    ends, and when cancelled (who and when), as the record of where a role's messages went."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (Index("ix_delegations_role_days", "role", "ends_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    role: Mapped[str] = mapped_column(String(120))
+    delegate: Mapped[str] = mapped_column(String(254))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(Text)
+    recorded_by: Mapped[str] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str] = mapped_column(String(200), default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.register.audit import AuditKey, AuditKeyFile
 from adapters.register.database import engine_for, migrate
+from adapters.register.delegations import SqlDelegations
 from adapters.register.mapping import ReviewRow
 from adapters.register.outbox import SqlOutbox
 from adapters.register.reviews import SqlReviews
@@ -31,6 +32,7 @@ class SqlUnitOfWork:
         self._session.begin()
         self.reviews = SqlReviews(self._session, self._key)
         self.outbox = SqlOutbox(self._session)
+        self.delegations = SqlDelegations(self._session)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

@@ -53,14 +53,14 @@ class SlowDispatcher:
         self.delay = delay
         self.sending = threading.Event()
 
-    def send(self, *, role: str, message: RenderedMessage) -> None:
+    def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
         self.sending.set()
         time.sleep(self.delay)
         self.real.send(role=role, message=message)
 
 
 class Dies:
-    def send(self, *, role: str, message: RenderedMessage) -> None:
+    def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
         raise SystemExit("killed mid-send")  # the sender is killed while it holds its claim
 
 
@@ -217,7 +217,7 @@ class TakenOverMidBatch:
         self.calls = 0
         self.takeover = DeliveryReport()
 
-    def send(self, *, role: str, message: RenderedMessage) -> None:
+    def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
         self.calls += 1
         if self.calls == 2:
             self.takeover = messages.deliver(self.taker)

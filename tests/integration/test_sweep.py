@@ -264,7 +264,7 @@ def test_a_crash_while_sending_is_retried_after_the_lease_and_sent_once(app: App
     refer(app)
 
     class Dies:
-        def send(self, *, role: str, message: RenderedMessage) -> None:
+        def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
             raise Killed("killed mid-send")  # the process is killed mid-send
 
     with pytest.raises(Killed):
