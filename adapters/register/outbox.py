@@ -52,7 +52,11 @@ class SqlOutbox:
         stmt = (select(OutboxMessage)
                 .where(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= due_by,
                        or_(OutboxMessage.claimed_until.is_(None), OutboxMessage.claimed_until < at))
-                .order_by(OutboxMessage.id).limit(batch).with_for_update(skip_locked=True))
+                .order_by(OutboxMessage.id).limit(batch)
+                # Only the outbox rows: with the review joined in (a reference given), PostgreSQL would lock its
+                # row too and skip every message of a review another transaction is writing at that moment (a
+                # run noting where it waits, a sweep projecting it), which then waited for the next delivery.
+                .with_for_update(skip_locked=True, of=OutboxMessage))
         if reference is not None:
             stmt = stmt.join(ReviewRow).where(ReviewRow.reference == reference)
         claimed = list(self.s.scalars(stmt))

@@ -244,3 +244,25 @@ def test_a_sender_whose_lease_ran_out_mid_batch_sends_nothing_more_that_another_
     assert len(sent) == len(steps) and all(m.attempts == 1 for m in sent)
     assert [m.claimed_by for m in sent] == ["stalled"] + ["taker"] * 5
     assert report.sent == [sent[0].key] and stalled.takeover.sent == [m.key for m in sent[1:]]
+
+
+def test_a_review_being_written_does_not_hold_back_its_messages(settings: Settings) -> None:
+    """The run sends the messages an answer queued while, beside it, it notes in the review's row where it
+    waits: the claim locks the outbox rows only. (Found on PostgreSQL, where ``SKIP LOCKED`` skipped every
+    message of a review whose row another transaction held; SQLite has no row locks and queues writers.)"""
+    if not settings.register_url.startswith("postgresql"):
+        pytest.skip("row locks are PostgreSQL's: SQLite runs one writer at a time")
+    app = make_app(settings, today=date(2026, 3, 3))
+    reference = referrals.register_referral(app, make_referral(agency_reference="RACE-ROW")).reference
+    referrals.attach_run(app, reference, "run-1")
+    with app.uow() as uow:
+        uow.outbox.add("row-lock-1", reference, "reminder", Role.BUSINESS_UNIT.value, "Subject", "Text",
+                       "<p>Text</p>", app.clock.now())
+        uow.commit()
+    with app.uow() as writing:  # the review's row locked by a write not yet committed
+        assert writing.reviews.note_wait(reference, "run-1", "notification-1")
+        with app.uow() as uow:
+            claimed = uow.outbox.claim(app.clock.now(), app.clock.now(), "sender", reference, 25)
+            uow.commit()
+        writing.commit()
+    assert "row-lock-1" in [m.key for m in claimed]
