@@ -6,7 +6,7 @@ import argparse
 import json
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TypeAlias
@@ -84,8 +84,9 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return value
 
 
-def read_json_object(path: Path) -> dict[str, Any]:
-    """A flat JSON object from a person's file (a referral, an answer): one line on any problem."""
+def read_json_object(path: Path, lists_of_objects: Collection[str] = ()) -> dict[str, Any]:
+    """A flat JSON object from a person's file (a referral, an answer): one line on any problem.
+    ``lists_of_objects``: the fields that hold a list of flat objects (a referral's other children)."""
     shown = shown_path(path)
     text = read_text(path)
     try:
@@ -98,8 +99,13 @@ def read_json_object(path: Path) -> dict[str, Any]:
         raise UserError(f"{shown} is not a flat JSON object: it nests too deeply.") from None
     if not isinstance(value, dict):
         raise UserError(f"{shown} must hold a JSON object ({{...}}).")
-    if any(isinstance(v, dict | list) for v in value.values()):
-        raise UserError(f"{shown} must hold a flat JSON object: no lists or objects inside it.")
+    for name, v in value.items():
+        listed = name in lists_of_objects and isinstance(v, list) and all(
+            isinstance(item, dict) and not any(isinstance(x, dict | list) for x in item.values()) for item in v)
+        if isinstance(v, dict | list) and not listed:
+            allowed = f" (but {', '.join(sorted(lists_of_objects))}: a list of flat objects)" \
+                if lists_of_objects else ""
+            raise UserError(f"{shown} must hold a flat JSON object: no lists or objects inside it{allowed}.")
     return value
 
 

@@ -1,4 +1,4 @@
-"""The subcommands about reviews: refer, status, decide, list, clock, audit.
+"""The subcommands about reviews: refer, status, decide, list, clock, panel-response, action, audit.
 
 Each is ``add_*`` (its arguments) and ``cmd_*`` (``(args, edge) -> exit code``), calling one
 use case of ``services/`` and printing what it returns.
@@ -28,7 +28,7 @@ from models.lifecycle import ClockAdjustment
 from models.records import AuditHead
 from models.referral import read_referral
 from models.runs import REPAIR
-from services import answers, clocks, queries, reconcile, referrals, reviews
+from services import answers, clocks, queries, reconcile, referrals, reviews, side_records
 from services.app import App
 
 # ---------------------------------------------------------------- refer
@@ -41,7 +41,7 @@ def add_refer(sub: SubParsers) -> None:
 
 
 def cmd_refer(args: argparse.Namespace, edge: Edge) -> int:
-    referral = read_referral(read_json_object(args.file))
+    referral = read_referral(read_json_object(args.file, lists_of_objects=("other_children",)))
     referred = referrals.refer(edge.app, referral)
     if not referred.created:
         print(f"Already referred: {referral.referring_agency} {referral.agency_reference} "
@@ -73,13 +73,17 @@ def run_status(app: App, reference: str) -> dict[str, Any]:
 
 
 def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
-    status = queries.status(edge.app, args.reference)
+    status = queries.status(edge.app, args.reference) | queries.incident(edge.app, args.reference)
     status["run"] = run_status(edge.app, args.reference)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
     route = f", route {status['route']}" if status["route"] else ""
     print(f"{status['reference']} ({status['pseudonym']}): stage {status['stage']}{route}")
+    if len(status["children"]) > 1:
+        print("Children: " + "; ".join(
+            f"{c['pseudonym']} ({HARM[c['harm']]}{', looked after' if c['looked_after'] else ''}"
+            f"{', care leaver' if c['care_leaver'] else ''})" for c in status["children"]))
     if status["flow_run_url"]:
         print(f"Flow run: {status['flow_run_url']}")
     run = status["run"]
@@ -105,12 +109,22 @@ def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
         print("\nAgency requests")
         print(table([[a["agency"], a["requested_on"], a["received_on"] or "outstanding"]
                      for a in status["agency_requests"]], ["agency", "requested", "received"]))
+    for r in status["panel_responses"]:
+        note = f" ({r['note']})" if r["note"] else ""
+        print(f"National Panel: {PANEL[r['response']]} on {r['received_on']}{note}")
     if status["actions"]:
         print("\nActions")
-        print(table([[str(a["number"]), str(a["recommendation_number"]), a["owner_agency"], a["due_on"],
+        print(table([[str(a["number"]), ACTION_KIND.get(a["kind"], a["kind"]) if a["kind"] != "plan"
+                      else f"rec {a['recommendation_number']}", a["owner_agency"], a["due_on"],
                       a["completed_on"] or "open", a["action"][:50]] for a in status["actions"]],
-                    ["#", "rec", "owner", "due", "completed", "action"]))
+                    ["#", "for", "owner", "due", "completed", "action"]))
     return 0
+
+
+HARM = {"died": "died", "seriously_harmed": "seriously harmed", "neither": "other"}
+PANEL = {"agreed": "agreed", "asked_for_more": "asked for more information",
+         "national_review": "commissioned a national review"}
+ACTION_KIND = {"immediate_safety": "immediate", "improvement": "improvement"}
 
 
 # ---------------------------------------------------------------- decide
@@ -232,6 +246,69 @@ def cmd_clock(args: argparse.Namespace, edge: Edge) -> int:
     return 0
 
 
+# ---------------------------------------------------------------- beside the steps: Panel response, actions
+
+
+def add_panel_response(sub: SubParsers) -> None:
+    p = sub.add_parser("panel-response", help="Record the National Panel's response to the rapid review.")
+    p.add_argument("reference", type=parse_reference)
+    p.add_argument("response", choices=["agreed", "asked_for_more", "national_review"],
+                   help="The Panel agreed, asked for more information, or commissioned a national review.")
+    p.add_argument("--on", type=parse_date, required=True, help="The date of the Panel's response (yyyy-mm-dd).")
+    p.add_argument("--by", required=True, help="Who records it (name and role).")
+    p.add_argument("--note", default="", help="What the Panel said or asked for, briefly (no identifying details).")
+    p.set_defaults(handler=cmd_panel_response)
+
+
+def cmd_panel_response(args: argparse.Namespace, edge: Edge) -> int:
+    payload = {"response": args.response, "received_on": args.on.isoformat(), "by": args.by, "note": args.note}
+    key, _ = side_records.record_panel_response(edge.app, args.reference, payload)
+    print(f"{args.reference}: the National Panel's response recorded ({PANEL[args.response]}, {args.on}; {key}).")
+    return 0
+
+
+def add_action(sub: SubParsers) -> None:
+    p = sub.add_parser(
+        "action", help="Record an immediate safety action or obvious improvement (from the rapid review onwards), "
+        "or complete any action with its evidence; reminded and escalated like every clock.")
+    p.add_argument("reference", type=parse_reference)
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--add", choices=["immediate_safety", "improvement"], metavar="KIND",
+                      help="Record a new action of this kind: immediate_safety or improvement.")
+    what.add_argument("--complete", type=int, metavar="NUMBER",
+                      help="Complete action NUMBER (as `lcspr status` shows).")
+    p.add_argument("--action", default="", help="--add: what is to be done (no identifying details).")
+    p.add_argument("--owner", default="", help="--add: the agency that owns it, e.g. 'Thames Valley Police'.")
+    p.add_argument("--due", type=parse_date, help="--add: when it is due (yyyy-mm-dd).")
+    p.add_argument("--evidence", default="", help="--complete: the evidence of completion.")
+    p.add_argument("--on", type=parse_date, required=True,
+                   help="The date it was agreed (--add) or completed (--complete) (yyyy-mm-dd).")
+    p.add_argument("--by", required=True, help="Who records it (name and role).")
+    p.set_defaults(handler=cmd_action)
+
+
+def cmd_action(args: argparse.Namespace, edge: Edge) -> int:
+    app = edge.app
+    if args.add:
+        if not (args.action and args.owner and args.due):
+            raise UserError("--add needs --action, --owner and --due.")
+        payload = {"kind": args.add, "action": args.action, "owner_agency": args.owner,
+                   "due_on": args.due.isoformat(), "agreed_on": args.on.isoformat(), "by": args.by}
+        _, review = side_records.record_immediate_action(app, args.reference, payload)
+        action = review.actions[-1]
+        print(f"{args.reference}: action {action.number} recorded ({ACTION_KIND[action.kind]}, "
+              f"{action.owner_agency}, due {action.due_on}); it is reminded and escalated until completed.")
+        return 0
+    if not args.evidence:
+        raise UserError("--complete needs --evidence: what shows the action was done.")
+    payload = {"action_number": args.complete, "completed_on": args.on.isoformat(), "evidence": args.evidence,
+               "by": args.by}
+    _, review = side_records.complete_action(app, args.reference, payload)
+    left = len(review.open_actions)
+    print(f"{args.reference}: action {args.complete} completed on {args.on}; {left} action(s) still open.")
+    return 0
+
+
 # ---------------------------------------------------------------- audit
 
 
@@ -304,4 +381,4 @@ def read_heads(path: Path) -> dict[str, AuditHead]:
         raise UserError(f"{path} is not a heads file written by `lcspr audit --export-heads`.") from None
 
 
-COMMANDS = [add_refer, add_status, add_decide, add_list, add_clock, add_audit]
+COMMANDS = [add_refer, add_status, add_decide, add_list, add_clock, add_panel_response, add_action, add_audit]

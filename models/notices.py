@@ -40,7 +40,7 @@ CLOCK_TITLES: Mapping[ClockKind, str] = {
     ClockKind.PUBLICATION: "Publication within {rule} of the decision",
     ClockKind.DEFERRAL_REVIEW: "Review of the publication deferral ({subject})",
     ClockKind.STAYS_PUBLISHED: "Report published for {rule}: it may now be withdrawn",
-    ClockKind.ACTION: "Action plan: {subject}",
+    ClockKind.ACTION: "{subject}",  # "Action 3": the action plan's, or an immediate one (side_records)
     # Local targets say so, with their figure, wherever they are named: they are a
     # partnership's expectation, not a statutory deadline.
     ClockKind.CHAIR_DECISION_TARGET: "Chair decision (local target: {rule})",
@@ -102,7 +102,8 @@ def clock_title(clock: Clock) -> str:
 def title_of(kind: ClockKind, subject: str, rule: ClockRule) -> str:
     """A clock's title from all it reads of the clock: its kind, subject and rule (the sweep's projected
     clocks carry just those)."""
-    return CLOCK_TITLES[kind].format(subject=subject.replace("-", " "), rule=rule_length(rule))
+    title = CLOCK_TITLES[kind].format(subject=subject.replace("-", " "), rule=rule_length(rule))
+    return title[:1].upper() + title[1:]
 
 
 def rule_length(rule: ClockRule) -> str:

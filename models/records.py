@@ -54,7 +54,7 @@ class ReviewView:
 
 def view_of(review: Review, step: OpenStep | None, flow_run_id: str | None, fingerprint: str) -> ReviewView:
     """The view of a review rebuilt from its decision log (``step``: its open step)."""
-    return ReviewView(review.reference, review.referral.child_pseudonym, review.stage, review.route, step,
+    return ReviewView(review.reference, review.referral.pseudonym, review.stage, review.route, step,
                       review.clocks, review.agencies, review.recommendations, review.actions, review.closed_on,
                       flow_run_id, fingerprint)
 

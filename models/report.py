@@ -29,7 +29,7 @@ from typing import get_args
 
 from models.clocks import Clock, ClockKind, ClockState
 from models.errors import Refused
-from models.lifecycle import LoggedDecision, Policy, Review, Route, Stage, open_step, replay
+from models.lifecycle import LoggedDecision, Policy, Review, Route, Stage, is_step_key, open_step, replay
 from models.records import StoredReview
 from models.steps import ChairDecisionInput, PublicationInput, StepKind, parse_step_key
 
@@ -212,7 +212,7 @@ def _facts(stored: StoredReview, as_of: date, policy: Policy) -> _Facts:
     log = log_as_of(stored.log, as_of)
     review = replay(stored.reference, stored.referral, log, policy)
     cal = policy.calendar
-    answers = [(parse_step_key(e.key)[0], e.payload) for e in log if e.accepted and not e.key.startswith("clock-")]
+    answers = [(parse_step_key(e.key)[0], e.payload) for e in log if e.accepted and is_step_key(e.key)]
     chair = next((p for kind, p in answers if kind is StepKind.CHAIR_DECISION), None)
     decision = str(chair["outcome"]) if chair else None
     decided_on = date.fromisoformat(str(chair["decided_on"])) if chair else None
@@ -326,7 +326,9 @@ def _sum(counts: Iterable[Timeliness]) -> Timeliness:
 
 
 def _entry_date(entry: LoggedDecision) -> date | None:
-    raw = entry.payload.get("on" if entry.key.startswith("clock-") else "decided_on")
+    # A step's answer says when it was decided; a record beside the steps, when it happened.
+    fields = ("decided_on", "on", "received_on", "agreed_on", "completed_on")
+    raw = next((entry.payload[f] for f in fields if entry.payload.get(f)), None)
     try:
         return date.fromisoformat(str(raw)) if raw else None
     except ValueError:

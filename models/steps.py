@@ -9,9 +9,10 @@ live in ``models.lifecycle``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -41,9 +42,12 @@ class StepKind(StrEnum):
 
 
 class StepInput(BaseModel):
-    """Fields every decision carries: who recorded it and the date it was made."""
+    """Fields every decision carries: who recorded it and the date it was made.
+
+    ``legacy``: what a replay reads in a field an answer recorded before the field was asked for."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    legacy: ClassVar[Mapping[str, Any]] = {}
 
     decided_on: Day = Field(title="Date", description="The date this step was done (yyyy-MM-dd).")
     decided_by: Person = Field(
@@ -70,7 +74,46 @@ class NotificationInput(StepInput):
     )
 
 
+# What a rapid review answer recorded before the form asked for the whole of the rapid review (Working
+# Together 2023): a replay of such an answer reads this in each field it did not have.
+NOT_RECORDED = "Not recorded: answered before the form asked for it."
+
+
 class RapidReviewInput(StepInput):
+    """The rapid review as Working Together 2023 asks for it: the facts and agency involvement, key practice
+    episodes, immediate safety action and how learning is shared, possible improvements, how racism and other
+    inequalities may have affected the family's experience and the practice, and next steps (the
+    recommendation). The text stays in the register; messages never carry it."""
+
+    legacy: ClassVar[Mapping[str, Any]] = {
+        "facts": NOT_RECORDED, "practice_episodes": NOT_RECORDED, "learning_shared": NOT_RECORDED,
+        "possible_improvements": NOT_RECORDED, "inequalities": NOT_RECORDED,
+    }
+
+    facts: Prose = Field(
+        title="Facts and agency involvement", min_length=10, max_length=4000,
+        description="The facts of the incident and which agencies were involved with the children and family. "
+        "Pseudonyms and agency names only.",
+    )
+    practice_episodes: Prose = Field(
+        title="Key practice episodes", min_length=10, max_length=4000,
+        description="The key practice episodes and what the partners' analysis of them found.",
+    )
+    learning_shared: Prose = Field(
+        title="How learning is shared", min_length=10, max_length=2000,
+        description="How the learning identified so far is being shared now, before any review reports.",
+    )
+    possible_improvements: Prose = Field(
+        title="Possible improvements", min_length=10, max_length=4000,
+        description="Improvements to practice or systems the rapid review identified. Record each one to be "
+        "progressed at once as an immediate action (`lcspr action`), with its owner and due date.",
+    )
+    inequalities: Prose = Field(
+        title="Racism and other inequalities", min_length=10, max_length=4000,
+        description="How racism and other inequalities linked to protected characteristics, including "
+        "disability, may have affected the family's experience and the quality of practice. "
+        "If none was found, say what was considered.",
+    )
     recommendation: Literal["lcspr", "other_learning_review", "no_further_review"] = Field(
         title="Recommendation", description="The partners' recommendation to the Chair."
     )
@@ -84,7 +127,7 @@ class RapidReviewInput(StepInput):
     )
     rationale: Prose = Field(
         title="Rationale", min_length=10, max_length=4000,
-        description="Learning identified and the reasons for the recommendation. No identifying details.",
+        description="Next steps, and the reasons for the recommendation. No identifying details.",
     )
 
 
@@ -254,7 +297,10 @@ SPECS: dict[StepKind, StepSpec] = {
                  "Confirm the serious incident notification to the National Panel, or record why it is not notifiable.",
                  NotificationInput),
         StepSpec(StepKind.RAPID_REVIEW, "Rapid Review outcome", Role.SAFEGUARDING_PARTNERS,
-                 "Record the rapid review: immediate safety actions, learning and the recommendation to the Chair.",
+                 "Record the rapid review as Working Together 2023 asks: the facts and agency involvement, key "
+                 "practice episodes, immediate safety action and how learning is shared, possible improvements, how "
+                 "racism and other inequalities may have affected the family and the practice, and the "
+                 "recommendation.",
                  RapidReviewInput),
         StepSpec(StepKind.CHAIR_DECISION, "Chair decision", Role.INDEPENDENT_CHAIR,
                  "Decide whether a Local Child Safeguarding Practice Review goes ahead, "

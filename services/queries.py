@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from models.errors import LcsprError
-from models.lifecycle import OpenStep, Policy, Review, open_review, open_step, replay_steps
+from models.lifecycle import PANEL_RESPONSE, OpenStep, Policy, Review, open_review, open_step, replay_steps
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -40,8 +40,23 @@ def step_json(step: OpenStep | None) -> dict[str, Any] | None:
 
 
 def status(app: App, reference: str) -> dict[str, Any]:
-    """Everything ``lcspr status`` shows of one review, with stable field names."""
+    """Everything ``lcspr status`` shows of one review from its projections, with stable field names."""
     return status_of(app, view(app, reference))
+
+
+def incident(app: App, reference: str) -> dict[str, Any]:
+    """What ``lcspr status`` adds of one review: the children of its referral, and the National Panel's responses
+    as its decision log holds them (read, not replayed)."""
+    with app.uow() as uow:
+        referral = uow.reviews.referral(reference)
+        decisions = uow.reviews.decisions(reference)
+    return {
+        "children": [c.model_dump(mode="json") for c in referral.children],
+        "panel_responses": [
+            {"response": d.payload["response"], "received_on": d.payload["received_on"],
+             "note": d.payload.get("note", "")}
+            for d in decisions if d.accepted and d.key.startswith(f"{PANEL_RESPONSE}-")],
+    }
 
 
 def statuses(app: App, counting_only: bool = False) -> list[dict[str, Any]]:
@@ -89,7 +104,8 @@ def status_of(app: App, review: ReviewView) -> dict[str, Any]:
         ],
         "recommendations": list(review.recommendations),
         "actions": [
-            {"number": a.number, "recommendation_number": a.recommendation_number, "owner_agency": a.owner_agency,
+            {"number": a.number, "kind": a.kind, "recommendation_number": a.recommendation_number,
+             "owner_agency": a.owner_agency, "agreed_on": a.agreed_on.isoformat() if a.agreed_on else None,
              "action": a.description, "due_on": a.due_on.isoformat(),
              "completed_on": a.completed_on.isoformat() if a.completed_on else None}
             for a in review.actions

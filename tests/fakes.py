@@ -131,6 +131,9 @@ class FakeReviews:
     def get(self, reference: str, *, lock: bool = False) -> StoredReview:
         return self._stored(self._review(reference))
 
+    def referral(self, reference: str) -> Referral:
+        return self._review(reference).referral
+
     def projected_step(self, reference: str) -> StepProjection:
         r = self._review(reference)
         return StepProjection(r.stage == "closed", r.step if r.projected else None)

@@ -160,6 +160,8 @@ class ActionRow(Base):
     due_on: Mapped[date] = mapped_column(Date)
     completed_on: Mapped[date | None] = mapped_column(Date)
     evidence: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[str] = mapped_column(String(20), default="plan", server_default="plan")
+    agreed_on: Mapped[date | None] = mapped_column(Date)
 
 
 class AuditEvent(Base):

@@ -122,6 +122,13 @@ class SqlReviews:
     def get(self, reference: str, *, lock: bool = False) -> StoredReview:
         return self._stored(self._row(reference, lock))
 
+    def referral(self, reference: str) -> Referral:
+        row = self.s.execute(select(ReviewRow.referral).where(ReviewRow.reference == reference)).first()
+        if row is None:
+            self._row(reference)  # raises NotFound with the register's words
+        assert row is not None
+        return Referral.model_validate(row[0])
+
     def find(self, agency: str, agency_reference: str) -> StoredReview | None:
         """The review of an agency's case. References are canonical (upper case) since the input
         boundary; comparing without case also finds a review registered before it, and agency
@@ -321,7 +328,7 @@ class SqlReviews:
     def add(self, reference: str, referral: Referral, now: datetime) -> None:
         self.s.add(ReviewRow(
             reference=reference, referring_agency=referral.referring_agency,
-            agency_reference=referral.agency_reference, pseudonym=referral.child_pseudonym,
+            agency_reference=referral.agency_reference, pseudonym=referral.pseudonym,
             referral=referral.model_dump(mode="json"), stage="referred", created_at=now, updated_at=now, version=0,
         ))
         try:
@@ -480,7 +487,7 @@ class SqlReviews:
         _sync(self.s, ActionRow, row.id, "number", [
             {"number": a.number, "recommendation_number": a.recommendation_number, "owner_agency": a.owner_agency,
              "description": a.description, "due_on": a.due_on, "completed_on": a.completed_on,
-             "evidence": a.evidence} for a in review.actions])
+             "evidence": a.evidence, "kind": a.kind, "agreed_on": a.agreed_on} for a in review.actions])
 
 
 def _date(value: Any) -> date | None:
@@ -504,7 +511,7 @@ def _agency(r: Any) -> AgencyRequest:
 
 def _action(r: Any) -> Action:
     return Action(r.number, r.recommendation_number, r.owner_agency, r.description, r.due_on, r.completed_on,
-                  r.evidence)
+                  r.evidence, r.kind, r.agreed_on)
 
 
 def _decision(d: Decision) -> DecisionRecord:

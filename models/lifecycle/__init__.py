@@ -25,6 +25,8 @@ How the parts fit (each imports only those above it)::
                  targets), refuse                    │
                  └─────────────────┬─────────────────┘
     decision_log                LoggedDecision, replay: referral + log -> Review
+                                (side_records: the Panel's response, actions from day one,
+                                recorded beside the steps and replayed in the same log)
 
 Everything here is pure: no framework, no I/O and no reading of the clock (``today``
 is always passed in).
@@ -45,11 +47,23 @@ from models.lifecycle.decision import (
 from models.lifecycle.decision_log import LoggedDecision, replay, replay_steps
 from models.lifecycle.opening import open_review, open_step
 from models.lifecycle.rules import RULES, Rule
+from models.lifecycle.side_records import (
+    ACTION_COMPLETED,
+    IMMEDIATE_ACTION,
+    PANEL_RESPONSE,
+    ActionCompletionInput,
+    ImmediateActionInput,
+    PanelResponseInput,
+    apply_side_record,
+    is_step_key,
+    judge_side_record,
+)
 from models.lifecycle.state import (
     STEP_OF_STAGE,
     Action,
     AgencyRequest,
     OpenStep,
+    PanelResponse,
     Policy,
     Review,
     Route,
@@ -58,15 +72,22 @@ from models.lifecycle.state import (
 from models.lifecycle.targets import TARGET_OF_STEP
 
 __all__ = [
+    "ACTION_COMPLETED",
+    "IMMEDIATE_ACTION",
+    "PANEL_RESPONSE",
     "RULES",
     "STEP_OF_STAGE",
     "TARGET_OF_STEP",
     "Accepted",
     "Action",
+    "ActionCompletionInput",
     "AgencyRequest",
     "ClockAdjustment",
+    "ImmediateActionInput",
     "LoggedDecision",
     "OpenStep",
+    "PanelResponse",
+    "PanelResponseInput",
     "Policy",
     "Review",
     "Route",
@@ -74,9 +95,12 @@ __all__ = [
     "Stage",
     "adjust_clock",
     "apply_decision",
+    "apply_side_record",
     "check_decision",
     "decide",
     "describe_validation_error",
+    "is_step_key",
+    "judge_side_record",
     "open_review",
     "open_step",
     "parse_input",

@@ -4,7 +4,8 @@ A review's state is never stored as such: it is its referral plus its log, repla
 order. Accepted answers are applied without being judged again and an agreed extension
 stands as agreed, so a changed calendar or clock rule recomputes due dates but never
 rewrites what was decided; a refused answer only moves the open step on to its next
-attempt. Log keys starting with ``clock-`` are clock adjustments.
+attempt. Log keys starting with ``clock-`` are clock adjustments; the Panel's responses and actions
+recorded beside the steps have keys of their own (``models.lifecycle.side_records``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from models.lifecycle.clock_adjustment import ClockAdjustment, adjust_clock
 from models.lifecycle.decision import apply_decision, refuse
 from models.lifecycle.opening import open_review
 from models.lifecycle.rules import RULES
+from models.lifecycle.side_records import apply_side_record, is_step_key
 from models.lifecycle.state import Policy, Review
 from models.referral import Referral
 from models.steps import SPECS, parse_step_key
@@ -69,8 +71,11 @@ def _apply(review: Review, entry: LoggedDecision, policy: Policy) -> Review:
             clocks = tuple(extended if c.key == clock.key else c for c in review.clocks)
             return replace(review, clocks=clocks, clock_adjustments=review.clock_adjustments + 1)
         return adjust_clock(review, adj, adj.on, policy)
+    if not is_step_key(entry.key):
+        return apply_side_record(review, entry.key, entry.payload, policy) if entry.accepted else review
     if not entry.accepted:
         return refuse(review, entry.reason)
     kind, _, _ = parse_step_key(entry.key)
-    value = SPECS[kind].input_model.model_validate(dict(entry.payload))
+    model = SPECS[kind].input_model
+    value = model.model_validate({**model.legacy, **entry.payload})
     return apply_decision(review, RULES[kind], value, policy)

@@ -13,7 +13,7 @@ from models.clocks import Clock, ClockKind
 from models.lifecycle.review_clocks import start_clock
 from models.lifecycle.state import STEP_OF_STAGE, OpenStep, Policy, Review, Stage
 from models.lifecycle.targets import target_key
-from models.referral import Referral
+from models.referral import Referral, notification_rules
 from models.reminders import agency_role
 from models.steps import SPECS, StepKind, step_key
 
@@ -34,7 +34,8 @@ def _occurrence(review: Review, kind: StepKind) -> int:
     if kind is StepKind.PUBLICATION:
         return review.publication_decisions + 1
     if kind is StepKind.ACTION:
-        return len(review.actions) + 1
+        # The plan's own actions: an immediate action recorded beside the step must not change its key.
+        return len(review.plan_actions) + 1
     if kind is StepKind.ACTION_UPDATE:
         return len(review.actions) - len(review.open_actions) + 1
     return 1
@@ -83,12 +84,17 @@ def open_step(review: Review, policy: Policy) -> OpenStep | None:
     asked_of = str(spec.asked_of)
     if kind is StepKind.AGENCY_REPORT:
         asked_of = ",".join(agency_role(a.agency) for a in review.outstanding_agencies)
+    # The partnership's own figures, not the statutory defaults, in what the form asks.
+    question = spec.question.format(
+        final_report_before_publication=policy.rule(ClockKind.FINAL_REPORT_TO_BODIES).length)
+    if kind is StepKind.NOTIFICATION:
+        # One notification covers the incident; the rules that make it required are the children's.
+        question += "\n\nWhat the notification rules say of each child:\n\n" + "\n".join(
+            f"- {line}" for line in notification_rules(review.referral))
     return OpenStep(
         kind=kind, key=step_key(kind, occurrence, review.attempt), occurrence=occurrence,
         attempt=review.attempt, title=spec.title, asked_of=asked_of,
-        # The partnership's own figures, not the statutory defaults, in what the form asks.
-        question=spec.question.format(
-            final_report_before_publication=policy.rule(ClockKind.FINAL_REPORT_TO_BODIES).length),
+        question=question,
         opened_on=review.step_opened_on, due=due, clock_key=clock_key,
         last_refusal=review.last_refusal, input_model=spec.input_model,
     )

@@ -34,11 +34,11 @@ def meet(review: Review, key: str, on: date) -> Review:
     return update_clock(review, key, lambda c: c.meet(on))
 
 
-def stop_running(review: Review, on: date, reason: str) -> Review:
-    """Stop every clock still running: the route no longer needs them."""
+def stop_running(review: Review, on: date, reason: str, keep: ClockKind | None = None) -> Review:
+    """Stop every clock still running (but those of kind ``keep``): the route no longer needs them."""
 
     def stop(c: Clock) -> Clock:
-        if c.met_on is None and c.stopped_on is None:
+        if c.met_on is None and c.stopped_on is None and c.kind is not keep:
             return c.stop(on, reason)
         return c
 

@@ -77,9 +77,10 @@ def _check_notification(review: Review, v: NotificationInput, policy: Policy) ->
     if v.outcome == "notified" and not v.panel_reference:
         raise Refused("Give the reference the notification service returned (Panel reference).")
     if v.outcome == "not_notifiable":
-        if review.referral.died_in_or_after_care:
+        if died := review.referral.died_in_or_after_care:
             raise Refused(
-                "The death of a looked-after child or care leaver must be notified to the National "
+                f"{' and '.join(c.pseudonym for c in died)} died while looked after or as a care leaver: "
+                "the death of a looked-after child or care leaver must be notified to the National "
                 "Panel whether or not abuse or neglect is suspected."
             )
         if len(v.rationale) < 10:
@@ -93,8 +94,9 @@ def _notification(review: Review, v: NotificationInput, policy: Policy) -> Revie
         return replace(review, stage=Stage.AWAITING_DECISION)
     review = meet(review, key, v.decided_on)
     review = replace(review, notified=True, panel_reference=v.panel_reference)
-    if review.referral.care_leaver and not review.referral.meets_criteria:
-        # A care leaver's death is notified, but no rapid review follows unless the criteria are met.
+    if review.referral.care_leavers and not review.referral.meets_criteria:
+        # A care leaver's death is notified, but no rapid review follows unless the criteria are met
+        # (for any child of the incident: one rapid review covers them all).
         return replace(review, stage=Stage.AWAITING_DECISION)
     # The rapid review clock starts the working day after the notification (day 0 = SIN date).
     review = start_clock(review, policy, ClockKind.RAPID_REVIEW, v.decided_on, owner_role="safeguarding_partners")
@@ -136,6 +138,10 @@ def _chair_decision(review: Review, v: ChairDecisionInput, policy: Policy) -> Re
     if v.outcome in ("reflective_learning_session", "practice_review"):
         return replace(review, route=Route.LEARNING_REVIEW, learning_kind=v.outcome, stage=Stage.LEARNING_REVIEW)
     route = Route.NATIONAL_REVIEW if v.outcome == "national_review" else Route.NO_FURTHER_REVIEW
+    if review.open_actions:
+        # Immediate actions go on whatever is decided: the review waits on its closure, which waits on them.
+        review = stop_running(review, v.decided_on, f"decision: {v.outcome}", keep=ClockKind.ACTION)
+        return replace(review, route=route, stage=Stage.CLOSURE)
     review = stop_running(review, v.decided_on, f"decision: {v.outcome}")
     return replace(review, route=route, stage=Stage.CLOSED, closed_on=v.decided_on)
 
@@ -363,7 +369,7 @@ def _check_action(review: Review, v: ActionInput, policy: Policy) -> None:
 
 def _action(review: Review, v: ActionInput, policy: Policy) -> Review:
     number = len(review.actions) + 1
-    action = Action(number, v.recommendation_number, v.owner_agency, v.action, v.due_on)
+    action = Action(number, v.recommendation_number, v.owner_agency, v.action, v.due_on, agreed_on=v.decided_on)
     review = replace(review, actions=(*review.actions, action))
     review = start_clock(review, policy, ClockKind.ACTION, v.due_on, f"action-{number}", agency_role(v.owner_agency))
     return replace(review, stage=Stage.ACTION_MONITORING) if v.last_action else review
@@ -390,6 +396,13 @@ def _action_update(review: Review, v: ActionUpdateInput, policy: Policy) -> Revi
     return review if review.open_actions else replace(review, stage=Stage.CLOSURE)
 
 
+def _check_closure(review: Review, v: ClosureInput, policy: Policy) -> None:
+    if still_open := review.open_actions:
+        listed = ", ".join(f"{a.number} ({a.owner_agency}, due {a.due_on})" for a in still_open)
+        raise Refused(f"A review closes once its actions are completed; still open: action {listed}. "
+                      "Record each completion with its evidence (lcspr action REFERENCE --complete N).")
+
+
 def _closure(review: Review, v: ClosureInput, policy: Policy) -> Review:
     # "Stays published" is not a deadline to meet; closing the review does not stop it.
     for c in review.clocks:
@@ -413,7 +426,7 @@ RULES: Mapping[StepKind, Rule] = {
         _rule("complete_rapid_review", StepKind.RAPID_REVIEW, [S.RAPID_REVIEW], [S.AWAITING_DECISION],
               _rapid_review, _check_rapid_review),
         _rule("decide_review", StepKind.CHAIR_DECISION, [S.AWAITING_DECISION],
-              [S.INFORMING_BODIES, S.LEARNING_REVIEW, S.CLOSED], _chair_decision, _check_chair_decision),
+              [S.INFORMING_BODIES, S.LEARNING_REVIEW, S.CLOSURE, S.CLOSED], _chair_decision, _check_chair_decision),
         _rule("inform_bodies", StepKind.INFORM_BODIES, [S.INFORMING_BODIES], [S.AUTHOR_APPOINTMENT],
               _inform_bodies, _check_inform_bodies),
         _rule("appoint_author", StepKind.AUTHOR_APPOINTMENT, [S.AUTHOR_APPOINTMENT], [S.TERMS_OF_REFERENCE],
@@ -438,7 +451,7 @@ RULES: Mapping[StepKind, Rule] = {
               _action, _check_action),
         _rule("complete_action", StepKind.ACTION_UPDATE, [S.ACTION_MONITORING],
               [S.ACTION_MONITORING, S.CLOSURE], _action_update, _check_action_update),
-        _rule("close_review", StepKind.CLOSURE, [S.CLOSURE], [S.CLOSED], _closure),
+        _rule("close_review", StepKind.CLOSURE, [S.CLOSURE], [S.CLOSED], _closure, _check_closure),
     )
 }
 

@@ -89,6 +89,10 @@ class AgencyRequest:
 
 @dataclass(frozen=True)
 class Action:
+    """An action with its owner agency and due date: the action plan's (``kind`` "plan", for a recommendation),
+    or an immediate safety action or obvious improvement recorded from the rapid review onwards
+    (``recommendation_number`` 0; ``models.lifecycle.side_records``)."""
+
     number: int
     recommendation_number: int
     owner_agency: str
@@ -96,6 +100,18 @@ class Action:
     due_on: date
     completed_on: date | None = None
     evidence: str = ""
+    kind: str = "plan"  # "plan", "immediate_safety" or "improvement"
+    agreed_on: date | None = None
+
+
+@dataclass(frozen=True)
+class PanelResponse:
+    """The National Panel's response to the rapid review: agreed, asked for more, or commissioned a national
+    review."""
+
+    response: str
+    received_on: date
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,6 +141,7 @@ class Review:
     last_refusal: str = ""
     clock_adjustments: int = 0
     closed_on: date | None = None
+    panel_responses: tuple[PanelResponse, ...] = ()
 
     def clock(self, key: str) -> Clock:
         for c in self.clocks:
@@ -142,6 +159,11 @@ class Review:
     @property
     def open_actions(self) -> tuple[Action, ...]:
         return tuple(a for a in self.actions if a.completed_on is None)
+
+    @property
+    def plan_actions(self) -> tuple[Action, ...]:
+        """The action plan's actions (for the final report's or learning review's recommendations)."""
+        return tuple(a for a in self.actions if a.kind == "plan")
 
 
 @dataclass(frozen=True)
@@ -187,4 +209,4 @@ class Policy:
 
 # Raise it when a change of code changes what replaying a decision log derives (a new clock, another
 # step title or due date): every review's projection is then rebuilt by the next deadline sweep.
-PROJECTION_VERSION = 1
+PROJECTION_VERSION = 2  # 2: actions carry their kind and the date they were agreed

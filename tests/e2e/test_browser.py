@@ -335,6 +335,12 @@ def test_a_review_through_the_prefect_ui(system: System, page: Page, tmp_path: P
         set_switch(dialog, "Immediate safety actions agreed", True)
         set_switch(dialog, "Sent to the National Panel", True)
         fill_text(dialog, "Rationale", rationale)
+        # The rapid review as Working Together 2023 asks for it.
+        fill_text(dialog, "Facts and agency involvement", "Police, health visiting and children's social care.")
+        fill_text(dialog, "Key practice episodes", "Two strategy discussions held without health present.")
+        fill_text(dialog, "How learning is shared", "A seven-minute briefing to every agency.")
+        fill_text(dialog, "Possible improvements", "Health at every strategy discussion.")
+        fill_text(dialog, "Racism and other inequalities", "Language needs and a parent's disability considered.")
 
     def future_date_shown() -> None:
         page.get_by_role("dialog").get_by_label(labelled("Date")).scroll_into_view_if_needed()

@@ -40,7 +40,13 @@ TODAY = SystemClock().today()
 ANSWERS: dict[str, dict[str, Any]] = {
     "notification": {"outcome": "notified", "panel_reference": "NP-2026-118"},
     "rapid-review": {"recommendation": "lcspr", "immediate_safety_actions": True, "sent_to_panel": True,
-                     "rationale": "Learning about information sharing between agencies."},
+                     "rationale": "Learning about information sharing between agencies.",
+                     "facts": "Agencies involved: police, health visiting and children's social care.",
+                     "practice_episodes": "Two strategy discussions held without health; a missed referral.",
+                     "learning_shared": "Briefing to the sub group and a seven-minute briefing to agencies.",
+                     "possible_improvements": "Health to attend every strategy discussion; referral checks.",
+                     "inequalities": "Considered language needs, ethnicity and a parent's disability; "
+                                     "none changed practice."},
     "chair-decision": {"outcome": "lcspr", "decider_role": "independent_chair",
                        "delegation": "Partnership arrangements 2024, section 4",
                        "rationale": "Criteria met; significant learning."},

@@ -13,7 +13,12 @@ def a(**values: Any) -> dict[str, Any]:
 
 NOTIFIED = a(decided_on="2026-03-05", outcome="notified", panel_reference="NP-2026-118")
 RAPID_REVIEW = a(decided_on="2026-03-20", recommendation="lcspr", immediate_safety_actions=True,
-                 sent_to_panel=True, rationale="Learning about information sharing between agencies.")
+                 sent_to_panel=True, rationale="Learning about information sharing between agencies.",
+                 facts="Agencies involved: police, health visiting and children's social care.",
+                 practice_episodes="Two strategy discussions held without health; a missed referral.",
+                 learning_shared="Briefing to the sub group and a seven-minute briefing to agencies.",
+                 possible_improvements="Health to attend every strategy discussion; referral checks.",
+                 inequalities="Considered language needs, ethnicity and a parent's disability; none changed practice.")
 LCSPR = a(decided_on="2026-04-01", outcome="lcspr", decider_role="independent_chair",
           delegation="Partnership arrangements 2024, section 4", rationale="Criteria met; significant learning.")
 INFORMED = a(decided_on="2026-04-03", dfe_informed=True, ofsted_informed=True, panel_informed=True)

@@ -262,3 +262,24 @@ def test_status_piped_into_a_closed_reader_ends_quietly(system, monkeypatch, cap
     with open("/dev/null", "w") as devnull:
         monkeypatch.setattr("sys.stdout", Closed())
         assert main(["workdays", "add", "2026-03-02", "5"], settings=system.settings) == 141
+
+
+def test_a_referral_file_naming_siblings_is_read_and_status_lists_each_child(system, capsys, tmp_path):
+    siblings = {**REFERRAL, "other_children": [{"pseudonym": "Sibling B", "harm": "died", "looked_after": True},
+                                               {"pseudonym": "Child C", "harm": "neither"}]}
+    code, out, err = run(system, capsys, ["refer", str(write(tmp_path, json.dumps(siblings).encode()))])
+    assert code == 0, err
+    reference = out.splitlines()[0]
+    code, out, err = run(system, capsys, ["status", reference])
+    assert code == 0, err
+    assert f"{reference} (Child A +2)" in out
+    assert "Children: Child A (seriously harmed); Sibling B (died, looked after); Child C (other)" in out
+
+
+def test_a_referral_file_nesting_anything_but_the_other_children_is_refused(system, capsys, tmp_path):
+    nested = {**REFERRAL, "outline": {"text": "Serious injury to an infant at home."}}
+    err = assert_refused(system, capsys, ["refer", str(write(tmp_path, json.dumps(nested).encode()))])
+    assert "flat JSON object" in err and "other_children: a list of flat objects" in err
+    deeper = {**REFERRAL, "other_children": [{"pseudonym": "Child B", "harm": {"kind": "died"}}]}
+    assert "flat JSON object" in assert_refused(
+        system, capsys, ["refer", str(write(tmp_path, json.dumps(deeper).encode()))])

@@ -53,6 +53,11 @@ RAPID_REVIEW = answer(
     immediate_safety_actions=True,
     sent_to_panel=True,
     rationale="Learning about information sharing between agencies.",
+    facts="Agencies involved: police, health visiting and children's social care.",
+    practice_episodes="Two strategy discussions held without health; a missed referral.",
+    learning_shared="Briefing to the sub group and a seven-minute briefing to agencies.",
+    possible_improvements="Health to attend every strategy discussion; referral checks.",
+    inequalities="Considered language needs, ethnicity and a parent's disability; none changed practice.",
 )
 CHAIR = dict(
     decider_role="independent_chair",

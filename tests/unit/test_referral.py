@@ -147,4 +147,4 @@ def test_the_death_of_a_looked_after_child_or_care_leaver_is_recognised_whatever
 ) -> None:
     referral = make_referral(abuse_or_neglect="not_suspected", **overrides)
     assert not referral.meets_criteria
-    assert referral.died_in_or_after_care is died_in_or_after_care
+    assert bool(referral.died_in_or_after_care) is died_in_or_after_care
