@@ -58,15 +58,15 @@ def schedule(app: App, reference: str, kind: str, on: date, at: time, minutes: i
     """Schedule a meeting of the review and queue its invitations; the meeting as recorded."""
     now = app.clock.now()
     starts_at = local_start(on, at)
-    wanted = Meeting(reference, _kind(kind), starts_at, ends_after(starts_at, minutes), where.strip(),
-                     tuple(invite), by.strip())
+    wanted = scheduled(Meeting(reference, _kind(kind), starts_at, ends_after(starts_at, minutes), where.strip(),
+                               tuple(invite), by.strip()), now)
+    addresses = _addresses(app, wanted.invitees)
     with app.uow() as uow:
         if uow.reviews.projected_step(reference).closed:
             raise Refused(f"Review {reference} is closed; its meetings are over.")
-        meeting = scheduled(wanted, now)
-        meeting = replace(meeting, id=uow.meetings.add(meeting, now))
+        meeting = replace(wanted, id=uow.meetings.add(wanted, now))
         uow.reviews.audit(reference, now, meeting.scheduled_by, "meeting_scheduled", _detail(meeting))
-        _queue_invitations(uow, app, meeting, now)
+        _queue_invitations(uow, app, meeting, now, addresses)
         uow.commit()
     return meeting
 
@@ -76,6 +76,7 @@ def move(app: App, reference: str, meeting_id: int, on: date, at: time, minutes:
     """Move a meeting to another time (and place) and queue the update to every invitee (its sequence one more)."""
     now = app.clock.now()
     starts_at = local_start(on, at)
+    addresses = _addresses(app, _invitees(app, reference, meeting_id))
     with app.uow() as uow:
         before = uow.meetings.get(reference, meeting_id, lock=True)
         length = before.minutes if minutes is None else minutes
@@ -84,7 +85,7 @@ def move(app: App, reference: str, meeting_id: int, on: date, at: time, minutes:
         uow.meetings.save(after, now)
         uow.reviews.audit(reference, now, by.strip(), "meeting_moved",
                           {**_detail(after), "was": before.starts_at.isoformat()})
-        _queue_invitations(uow, app, after, now)
+        _queue_invitations(uow, app, after, now, addresses)
         uow.commit()
     return after
 
@@ -92,11 +93,12 @@ def move(app: App, reference: str, meeting_id: int, on: date, at: time, minutes:
 def cancel(app: App, reference: str, meeting_id: int, by: str) -> Meeting:
     """Cancel a meeting before it starts and queue the cancellation to every invitee."""
     now = app.clock.now()
+    addresses = _addresses(app, _invitees(app, reference, meeting_id))
     with app.uow() as uow:
         meeting = cancelled(uow.meetings.get(reference, meeting_id, lock=True), by, now)
         uow.meetings.save(meeting, now)
         uow.reviews.audit(reference, now, meeting.cancelled_by, "meeting_cancelled", _detail(meeting))
-        _queue_invitations(uow, app, meeting, now)
+        _queue_invitations(uow, app, meeting, now, addresses)
         uow.commit()
     return meeting
 
@@ -147,12 +149,19 @@ def queue_reminders(app: App, today: date) -> list[str]:
     return new
 
 
-def _queue_invitations(uow: UnitOfWork, app: App, meeting: Meeting, now: datetime) -> list[str]:
+def _invitees(app: App, reference: str, meeting_id: int) -> tuple[str, ...]:
+    """A meeting's invitee roles (they never change once it is scheduled)."""
+    with app.uow() as uow:
+        return uow.meetings.get(reference, meeting_id).invitees
+
+
+def _queue_invitations(uow: UnitOfWork, app: App, meeting: Meeting, now: datetime,
+                       addresses: tuple[str | None, dict[str, list[str]]]) -> list[str]:
     """One message per invitee role with the meeting's iCalendar, keyed by meeting, sequence and role."""
     kind = "meeting_cancelled" if meeting.cancelled else "meeting_invitation" if meeting.sequence == 0 \
         else "meeting_update"
     link = app.config.run_link(uow.reviews.get(meeting.reference).flow_run_id)
-    organizer, attendees = _addresses(app, meeting.invitees)
+    organizer, attendees = addresses
     ics = invitation_ics(meeting, stamp=now, link=link, organizer=organizer,
                          organizer_name=f"{app.config.partnership} business unit", attendees=attendees)
     new = []
@@ -166,7 +175,8 @@ def _queue_invitations(uow: UnitOfWork, app: App, meeting: Meeting, now: datetim
 def _addresses(app: App, roles: Iterable[str]) -> tuple[str | None, dict[str, list[str]]]:
     """The business unit's first address (the organiser) and each role's addresses, as the notification config
     has them; none if it cannot be read now (the invitation then carries the time and place alone, and the
-    messages wait in the outbox for the config to be fixed)."""
+    messages wait in the outbox for the config to be fixed). Read before the unit of work that writes, so the
+    register is not held while Apprise loads."""
     try:
         dispatcher = app.dispatcher()
         business_unit = dispatcher.addresses(Role.BUSINESS_UNIT.value)
