@@ -23,12 +23,13 @@ from lcspr.console import (
     read_json_object,
     table,
 )
+from lcspr.meeting_commands import meeting_json, meeting_rows
 from models.errors import Unavailable
 from models.lifecycle import ClockAdjustment
 from models.records import AuditHead
 from models.referral import read_referral
 from models.runs import REPAIR
-from services import answers, clocks, queries, reconcile, referrals, reviews, side_records
+from services import answers, clocks, meetings, queries, reconcile, referrals, reviews, side_records
 from services.app import App
 
 # ---------------------------------------------------------------- refer
@@ -75,6 +76,8 @@ def run_status(app: App, reference: str) -> dict[str, Any]:
 def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
     status = queries.status(edge.app, args.reference) | queries.incident(edge.app, args.reference)
     status["run"] = run_status(edge.app, args.reference)
+    held, now = meetings.meetings(edge.app, args.reference), edge.app.clock.now()
+    status["meetings"] = [meeting_json(m, now) for m in held]
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -118,6 +121,9 @@ def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
                       else f"rec {a['recommendation_number']}", a["owner_agency"], a["due_on"],
                       a["completed_on"] or "open", a["action"][:50]] for a in status["actions"]],
                     ["#", "for", "owner", "due", "completed", "action"]))
+    if held:
+        print("\nMeetings (`lcspr meeting list` for more)")
+        print(meeting_rows(held, now, with_reference=False))
     return 0
 
 

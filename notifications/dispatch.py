@@ -52,7 +52,11 @@ then adding an HTML part beside it would break the signature.
 A message with an iCalendar (``RenderedMessage.ics``: a step-opened email's due date, see
 ``notifications/calendar.py``) goes as multipart/mixed: the text (and HTML) first, then the
 calendar as a ``text/calendar; method=PUBLISH`` attachment, base64 so its CRLF line ends
-arrive as RFC 5545 has them. Services that are not email get no attachment.
+arrive as RFC 5545 has them. A meeting invitation, update or cancellation
+(``notifications/meeting_calendar.py``, METHOD:REQUEST or CANCEL) goes as Outlook and Gmail
+send one: the calendar as the last alternative of the body, ``text/calendar; method=REQUEST``,
+and again as an ``invite.ics`` attachment (see :func:`_attach_calendar`). Services that are
+not email get no attachment.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ import re
 import smtplib
 import ssl
 from collections.abc import Callable, Iterator, Mapping
-from email.message import MIMEPart
+from email.message import EmailMessage, MIMEPart
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -134,6 +138,17 @@ class AppriseDispatcher:
                 f"Sending to role {role} failed"
                 + (f": {detail}" if detail else "; Apprise gave no reason.")
             )
+
+    def addresses(self, role: str) -> list[str]:
+        """The To addresses of the role's email services, in the config's order, each once (none for a role
+        with no email service); ConfigurationError if the config cannot be read."""
+        if not _ROLE.match(role):
+            return []
+        found: list[str] = []
+        for service in self._load().find(role):
+            if isinstance(service, NotifyEmail):
+                found.extend(str(address) for _, address in service.targets if str(address) not in found)
+        return found
 
     def _sending(self, service: NotifyBase, message: RenderedMessage, to: str | None = None) -> NotifyBase:
         """``service`` itself or, for an email service, a copy that sends ``message``'s two parts (to ``to``
@@ -255,20 +270,51 @@ class _TextAndHtmlEmail(NotifyEmail):  # type: ignore[no-untyped-call]  # Notify
                 mail.make_alternative()
                 mail.attach(html)  # type: ignore[arg-type]  # typeshed wants an EmailMessage; any MIMEPart is a subpart
             if self.message.ics:
-                mail.make_mixed()
-                mail.attach(_calendar_part(self.message.ics))  # type: ignore[arg-type]  # as above
+                _attach_calendar(mail, self.message.ics)
             yield prepared.recipient, prepared.to_addrs, mail.as_string()
 
 
 CALENDAR_FILENAME = "due-date.ics"
+INVITATION_FILENAME = "invite.ics"
+_METHOD = re.compile(r"^METHOD:([A-Z-]+)\r?$", re.MULTILINE)
+# The iTIP methods (RFC 5546) a mail program acts on: a meeting request or update, and its cancellation.
+INVITATION_METHODS = ("REQUEST", "CANCEL")
 
 
-def _calendar_part(ics: str) -> MIMEPart:
-    """An iCalendar as an email attachment; base64 keeps its bytes (CRLF line ends) exact."""
+def calendar_method(ics: str) -> str:
+    """The METHOD of an iCalendar text (PUBLISH if it has none, as RFC 5545 reads a calendar without one)."""
+    found = _METHOD.search(ics)
+    return found.group(1) if found else "PUBLISH"
+
+
+def _attach_calendar(mail: EmailMessage, ics: str) -> None:
+    """Add the iCalendar to the mail: a published calendar (due dates) as a ``.ics`` attachment; an invitation,
+    update or cancellation (METHOD:REQUEST or CANCEL, ``notifications/meeting_calendar.py``) as the major mail
+    programs send one, which is what Outlook needs to show it as a meeting with Accept and Decline rather than
+    a file: the calendar as the last alternative of the body (``text/calendar; method=REQUEST``, inline), and
+    the same bytes again as an ``invite.ics`` attachment for the programs that look only at attachments."""
+    method = calendar_method(ics)
+    if method not in INVITATION_METHODS:
+        mail.make_mixed()
+        mail.attach(_calendar_part(ics, method, attachment=True))  # type: ignore[arg-type]  # as in _mails
+        return
+    if mail.get_content_type() != "multipart/alternative":
+        mail.make_alternative()
+    mail.attach(_calendar_part(ics, method, attachment=False))  # type: ignore[arg-type]  # as in _mails
+    mail.make_mixed()
+    attached = MIMEPart(policy=email.policy.default)
+    attached.set_content(ics.encode("utf-8"), maintype="application", subtype="ics", cte="base64",
+                         disposition="attachment", filename=INVITATION_FILENAME)
+    mail.attach(attached)  # type: ignore[arg-type]  # as in _mails
+
+
+def _calendar_part(ics: str, method: str, *, attachment: bool) -> MIMEPart:
+    """An iCalendar as a ``text/calendar; method=...`` part; base64 keeps its bytes (CRLF line ends) exact."""
     part = MIMEPart(policy=email.policy.default)
     part.set_content(ics.encode("utf-8"), maintype="text", subtype="calendar", cte="base64",
-                     disposition="attachment", filename=CALENDAR_FILENAME,
-                     params={"method": "PUBLISH", "charset": "utf-8"})
+                     disposition="attachment" if attachment else None,
+                     filename=CALENDAR_FILENAME if attachment else None,
+                     params={"method": method, "charset": "utf-8"})
     return part
 
 

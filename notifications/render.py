@@ -38,7 +38,8 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 _BODY_TAG = re.compile(r"<body\b[^>]*>")
 _NOTE_STYLE = "border-left: 4px solid #d4351c; padding: 0.5em 1em; margin: 0 0 1em;"
 
-KINDS: tuple[str, ...] = (
+# The kinds a review's notices have (``models.notices``): a step opened, a clock's reminders and escalations.
+NOTICE_KINDS: tuple[str, ...] = (
     "step_opened",
     "reminder",
     "due_today",
@@ -47,6 +48,15 @@ KINDS: tuple[str, ...] = (
     "inform_bodies",
     "final_report_to_bodies",
 )
+# A review's meetings (``services/meetings.py``): each invitee role's invitation, update and cancellation (with
+# the iCalendar of ``notifications/meeting_calendar.py`` attached), and the reminder the working day before.
+MEETING_KINDS: tuple[str, ...] = (
+    "meeting_invitation",
+    "meeting_update",
+    "meeting_cancelled",
+    "meeting_reminder",
+)
+KINDS: tuple[str, ...] = NOTICE_KINDS + MEETING_KINDS
 
 CONTEXT_VARIABLES: frozenset[str] = frozenset(
     {
@@ -63,6 +73,10 @@ CONTEXT_VARIABLES: frozenset[str] = frozenset(
         # The partnership's rule for sending the final report before publication
         # (setting final_report_before_publication_working_days).
         "final_report_working_days",
+        # A meeting: its kind in words ("Panel meeting"), its time in words, its place (a room, "Teams").
+        "meeting",
+        "when",
+        "where",
     }
 )
 

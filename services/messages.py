@@ -26,6 +26,7 @@ from models.records import Claimed, due_clock
 from models.reminders import RemindersOn, last_due_with_messages
 from notifications.calendar import step_due_date, to_ics
 from notifications.render import RenderedMessage, for_delegate, for_forwarding, render
+from services import meetings
 from services.app import App
 from services.ports import Dispatcher, UnitOfWork
 from services.reviews import rebuild, reproject
@@ -230,6 +231,7 @@ def sweep(app: App, as_of: date | None = None, dry_run: bool = False) -> SweepRe
                 report.queued.extend(queue(uow, app, planned.reference, planned.notices, planned.flow_run_id, now))
                 uow.commit()
     if not dry_run:
+        report.queued.extend(meetings.queue_reminders(app, today))  # the working day before each meeting
         report.delivery = deliver(app)
     return report
 

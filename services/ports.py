@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from models.delegation import Delegation
 from models.lifecycle import OpenStep, Policy, Review
+from models.meetings import Meeting
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -158,6 +159,28 @@ class Delegations(Protocol):
         ...
 
 
+class Meetings(Protocol):
+    """The meetings and events of the reviews (``models.meetings``)."""
+
+    def add(self, meeting: Meeting, now: datetime) -> int: ...
+
+    def get(self, reference: str, meeting_id: int, *, lock: bool = False) -> Meeting:
+        """The review's meeting (NotFound if the review has no meeting of that id)."""
+        ...
+
+    def save(self, meeting: Meeting, now: datetime) -> None:
+        """Write a meeting's time, place, sequence, cancellation and attendance as ``meeting`` has them."""
+        ...
+
+    def of_review(self, reference: str) -> list[Meeting]:
+        """Every meeting of the review, cancelled ones too, by start."""
+        ...
+
+    def starting(self, start: datetime, end: datetime | None = None) -> list[Meeting]:
+        """The meetings not cancelled starting from ``start`` (until before ``end``), of every review, by start."""
+        ...
+
+
 class Outbox(Protocol):
     """The outbox inside one unit of work: messages queued once per key, leased to one sender."""
 
@@ -193,6 +216,9 @@ class UnitOfWork(Protocol):
     @property
     def delegations(self) -> Delegations: ...
 
+    @property
+    def meetings(self) -> Meetings: ...
+
     def __enter__(self) -> UnitOfWork: ...
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -207,6 +233,11 @@ class Dispatcher(Protocol):
     def send(self, *, role: str, message: RenderedMessage, to: str | None = None) -> None:
         """``to``: an email address that takes the role's place (a delegate), sent through the role's email
         services; NoRecipient when the role has none."""
+        ...
+
+    def addresses(self, role: str) -> list[str]:
+        """The email addresses the role's messages go to (none if it has no email service): the attendees and
+        organiser of a meeting invitation."""
         ...
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from models.delegation import Delegation
 from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Refused, Unavailable
 from models.lifecycle import LoggedDecision, OpenStep, Policy, Review
+from models.meetings import Meeting
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -94,6 +95,7 @@ class _State:
     counters: dict[int, int] = field(default_factory=dict)
     outbox: dict[str, _Message] = field(default_factory=dict)
     delegations: list[Delegation] = field(default_factory=list)
+    meetings: list[Meeting] = field(default_factory=list)
 
 
 class FakeReviews:
@@ -333,6 +335,35 @@ class FakeDelegations:
         raise NotFound(f"No delegation {delegation_id}.")
 
 
+class FakeMeetings:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def add(self, meeting: Meeting, now: datetime) -> int:
+        if meeting.reference not in self.state.reviews:
+            raise NotFound(f"No review with reference {meeting.reference}.")
+        made = replace(meeting, id=len(self.state.meetings) + 1)
+        self.state.meetings.append(made)
+        return made.id or 0
+
+    def get(self, reference: str, meeting_id: int, *, lock: bool = False) -> Meeting:
+        for m in self.state.meetings:
+            if m.reference == reference and m.id == meeting_id:
+                return m
+        raise NotFound(f"Review {reference} has no meeting {meeting_id}.")
+
+    def save(self, meeting: Meeting, now: datetime) -> None:
+        self.get(meeting.reference, meeting.id or 0)
+        self.state.meetings[(meeting.id or 0) - 1] = meeting
+
+    def of_review(self, reference: str) -> list[Meeting]:
+        return sorted((m for m in self.state.meetings if m.reference == reference), key=lambda m: (m.starts_at, m.id))
+
+    def starting(self, start: datetime, end: datetime | None = None) -> list[Meeting]:
+        return sorted((m for m in self.state.meetings if not m.cancelled and start <= m.starts_at
+                       and (end is None or m.starts_at < end)), key=lambda m: (m.starts_at, m.id))
+
+
 class FakeRegister:
     """Hands out units of work over one in-memory state; an uncommitted one is thrown away."""
 
@@ -353,6 +384,7 @@ class FakeUnitOfWork:
         self.reviews = FakeReviews(self.working)
         self.outbox = FakeOutbox(self.working)
         self.delegations = FakeDelegations(self.working)
+        self.meetings = FakeMeetings(self.working)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -381,6 +413,12 @@ class FakeDispatcher:
             raise NoRecipient(f"No recipient is configured for role {role}.")
         self.sent.append((role, message))
         self.addressed.append((role, to))
+
+    def addresses(self, role: str) -> list[str]:
+        """Every role with an address has one, at the partnership's test domain."""
+        if self.down:
+            raise DeliveryFailed("the notification config cannot be read")
+        return [] if self.roles is not None and role not in self.roles else [f"{role}@partnership.test"]
 
 
 @dataclass

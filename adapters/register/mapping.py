@@ -231,3 +231,28 @@ class DelegationRow(Base):
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     cancelled_by: Mapped[str] = mapped_column(String(200), default="")
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class MeetingRow(Base):
+    """A meeting or event of a review (migration 0010): scheduled, moved (``sequence`` one more each time),
+    cancelled (who and when) or held (attendance by role, outcome, who recorded them and when). Times in UTC."""
+
+    __tablename__ = "meetings"
+    __table_args__ = (Index("ix_meetings_review", "review_id"), Index("ix_meetings_starts_at", "starts_at"))
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    location: Mapped[str] = mapped_column(String(200))
+    invitees: Mapped[list[Any]] = mapped_column(JSON)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    scheduled_by: Mapped[str] = mapped_column(String(200))
+    scheduled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    cancelled_by: Mapped[str] = mapped_column(String(200), default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attendance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    attendance_by: Mapped[str] = mapped_column(String(200), default="")
+    attendance_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

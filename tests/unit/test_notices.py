@@ -14,7 +14,7 @@ from models.notices import Notice, clock_notices, clock_title, step_notices
 from models.reminders import DEFAULT_POLICIES
 from models.steps import SPECS, StepKind, step_key
 from models.workdays import WorkingCalendar
-from notifications.render import KINDS, RenderedMessage, render
+from notifications.render import NOTICE_KINDS, RenderedMessage, render
 
 CALENDAR = WorkingCalendar()
 RULES: dict[ClockKind, ClockRule] = {
@@ -192,7 +192,7 @@ def test_other_steps_are_still_announced_again_after_a_refused_answer() -> None:
     assert first[0].key != again[0].key
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("kind", NOTICE_KINDS)
 def test_a_notice_without_a_due_date_never_reads_by_no_statutory_due_date(kind: str) -> None:
     notice = Notice(key="k", kind=kind, role="independent_chair", step="Chair decision", due=None,
                     days_overdue=2, escalated_from="safeguarding_partners", final_report_working_days=7)

@@ -21,6 +21,9 @@ CONTEXT: dict[str, object] = {
     "portfolio_link": "http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio",
     "partnership": "Test Safeguarding Children Partnership",
     "final_report_working_days": 7,
+    "meeting": "Panel meeting",
+    "when": "Monday 30 March 2026, 10:00 to 11:30 (UK time)",
+    "where": "Council offices, Room 2",
 }
 
 # How each allowed variable of CONTEXT reads in the messages that quote it.
@@ -35,6 +38,9 @@ SHOWN: dict[str, str] = {
     "portfolio_link": "Every open review (the portfolio): http://127.0.0.1:4200/v2/artifacts/key/lcspr-portfolio",
     "partnership": "Test Safeguarding Children Partnership",
     "final_report_working_days": "at least 7 working days before it is published",
+    "meeting": "panel meeting of review REF",
+    "when": "When: Monday 30 March 2026, 10:00 to 11:30 (UK time)",
+    "where": "Where: Council offices, Room 2",
 }
 
 RULE_KINDS = ("inform_bodies", "final_report_to_bodies")
