@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from models.delegation import Delegation
 from models.lifecycle import OpenStep, Policy, Review
+from models.quality import Assessment
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -154,6 +155,22 @@ class Delegations(Protocol):
         ...
 
 
+class QualityAssessments(Protocol):
+    """Each review's quality checklist (``models.quality``): assessments appended, never changed."""
+
+    def add(self, reference: str, assessment: Assessment, now: datetime) -> int:
+        """Record an assessment of the review (NotFound if there is none); its id."""
+        ...
+
+    def of_review(self, reference: str) -> list[Assessment]:
+        """Every assessment of the review, in the order recorded (NotFound if there is no such review)."""
+        ...
+
+    def of_reviews(self, references: Sequence[str]) -> dict[str, list[Assessment]]:
+        """Every assessment of each review named, in the order recorded; a review with none: an empty list."""
+        ...
+
+
 class Outbox(Protocol):
     """The outbox inside one unit of work: messages queued once per key, leased to one sender."""
 
@@ -188,6 +205,9 @@ class UnitOfWork(Protocol):
 
     @property
     def delegations(self) -> Delegations: ...
+
+    @property
+    def quality(self) -> QualityAssessments: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

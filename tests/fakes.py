@@ -20,6 +20,7 @@ from typing import Any
 from models.delegation import Delegation
 from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Refused, Unavailable
 from models.lifecycle import LoggedDecision, OpenStep, Policy, Review
+from models.quality import Assessment
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -94,6 +95,7 @@ class _State:
     counters: dict[int, int] = field(default_factory=dict)
     outbox: dict[str, _Message] = field(default_factory=dict)
     delegations: list[Delegation] = field(default_factory=list)
+    quality: list[tuple[str, Assessment]] = field(default_factory=list)
 
 
 class FakeReviews:
@@ -330,6 +332,26 @@ class FakeDelegations:
         raise NotFound(f"No delegation {delegation_id}.")
 
 
+class FakeQualityAssessments:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def add(self, reference: str, assessment: Assessment, now: datetime) -> int:
+        if reference not in self.state.reviews:
+            raise NotFound(f"No review with reference {reference}.")
+        made = replace(assessment, id=len(self.state.quality) + 1)
+        self.state.quality.append((reference, made))
+        return made.id or 0
+
+    def of_review(self, reference: str) -> list[Assessment]:
+        if reference not in self.state.reviews:
+            raise NotFound(f"No review with reference {reference}.")
+        return [a for ref, a in self.state.quality if ref == reference]
+
+    def of_reviews(self, references: Sequence[str]) -> dict[str, list[Assessment]]:
+        return {ref: [a for r, a in self.state.quality if r == ref] for ref in references}
+
+
 class FakeRegister:
     """Hands out units of work over one in-memory state; an uncommitted one is thrown away."""
 
@@ -350,6 +372,7 @@ class FakeUnitOfWork:
         self.reviews = FakeReviews(self.working)
         self.outbox = FakeOutbox(self.working)
         self.delegations = FakeDelegations(self.working)
+        self.quality = FakeQualityAssessments(self.working)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
