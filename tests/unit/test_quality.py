@@ -235,3 +235,27 @@ def test_an_assessment_refused_or_of_an_unknown_review_records_nothing():
         quality.assess(app, "LCSPR-2026-9999", given())
     assert quality.review_quality(app, ref).summary.assessed == 0
 
+
+# ---------------------------------------------------------------- as shown
+
+
+def test_the_review_summary_shows_the_quality_line_only_when_given():
+    from notifications.artifacts import quality_lines
+
+    assert quality_lines(None) == []
+    shown = quality_lines({"line": "1 of 18 assessed — 1 met; due now: referral"})
+    assert "Quality: 1 of 18 assessed — 1 met; due now: referral. `lcspr quality REFERENCE` shows the checklist." \
+        in shown
+
+
+def test_the_yearly_reports_quality_section_has_a_row_a_marker_and_the_totals():
+    from notifications.report import quality_markdown
+
+    figures = quality_figures([ReviewAsOf("A", Stage.CLOSED, Route.LCSPR)],
+                              {"A": [rated("analysis", Rating.PARTLY_MET, date(2026, 5, 1), 1)]}, date(2026, 12, 31))
+    text = quality_markdown(figures)
+    assert "| Analysis | 0 | 1 | 0 | 0 | 0 | 0 |" in text
+    assert "| Referral | 0 | 0 | 0 | 0 | 1 | 0 |" in text
+    assert "| **Every marker** | **0** | **1** | **0** | **0** | **17** | **0** |" in text
+    empty = quality_markdown(quality_figures([], {}, date(2026, 12, 31)))
+    assert "No review was referred in the period." in empty and "| Marker |" not in empty
