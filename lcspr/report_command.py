@@ -29,7 +29,7 @@ from pathlib import Path
 
 from lcspr.calendar_command import write_whole
 from lcspr.console import Edge, SubParsers, parse_date, shown_path
-from notifications.report import chart_svg, to_csv, to_markdown
+from notifications.report import chart_svg, quality_markdown, to_csv, to_markdown
 from services import artifacts, reports
 
 
@@ -46,8 +46,9 @@ def add_annual(reports: SubParsers) -> None:
         "annual", help="The yearly report's figures over the reviews referred in a period, and one row per review.",
         description="Notifications and rapid reviews (and the share on time), decisions by outcome, LCSPRs "
                     "commissioned and published within the months allowed, deferrals and their reasons, "
-                    "recommendations and actions: over the reviews referred in the period (the local authority "
-                    "became aware between --from and --to), as they stood on --to (or today, if earlier).")
+                    "recommendations and actions, the quality markers rated: over the reviews referred in the "
+                    "period (the local authority became aware between --from and --to), as they stood on --to "
+                    "(or today, if earlier).")
     p.add_argument("--from", dest="start", type=parse_date, required=True, metavar="DATE",
                    help="First day of the period (yyyy-mm-dd).")
     p.add_argument("--to", dest="end", type=parse_date, required=True, metavar="DATE",
@@ -67,6 +68,7 @@ def cmd_annual(args: argparse.Namespace, edge: Edge) -> int:
         text = to_csv(report)
     else:
         text = to_markdown(report, partnership=app.config.partnership, produced=app.clock.today())
+        text += "\n" + quality_markdown(reports.annual_quality(app, report))
     if args.output == "-":
         sys.stdout.write(text)
         return 0

@@ -29,7 +29,7 @@ from models.lifecycle import ClockAdjustment
 from models.records import AuditHead
 from models.referral import read_referral
 from models.runs import REPAIR
-from services import answers, clocks, meetings, queries, reconcile, referrals, reviews, side_records
+from services import answers, clocks, meetings, quality, queries, reconcile, referrals, reviews, side_records
 from services.app import App
 
 # ---------------------------------------------------------------- refer
@@ -56,7 +56,8 @@ def cmd_refer(args: argparse.Namespace, edge: Edge) -> int:
 
 
 def add_status(sub: SubParsers) -> None:
-    p = sub.add_parser("status", help="Where a review stands: stage, open step, clocks, agencies, actions.")
+    p = sub.add_parser(
+        "status", help="Where a review stands: stage, open step, quality checklist, clocks, agencies, actions.")
     p.add_argument("reference", type=parse_reference)
     p.add_argument("--json", action="store_true", help="Machine-readable output (stable field names).")
     p.set_defaults(handler=cmd_status)
@@ -78,6 +79,7 @@ def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
     status["run"] = run_status(edge.app, args.reference)
     held, now = meetings.meetings(edge.app, args.reference), edge.app.clock.now()
     status["meetings"] = [meeting_json(m, now) for m in held]
+    status["quality"] = quality.status_summary(edge.app, status)
     if args.json:
         print(json.dumps(status, indent=2))
         return 0
@@ -102,6 +104,7 @@ def cmd_status(args: argparse.Namespace, edge: Edge) -> int:
               f"due {step['due'] or '-'} (open since {step['opened_on']})")
         if step["last_refusal"]:
             print(f"  Previous answer refused: {step['last_refusal']}")
+    print(f"Quality: {status['quality']['line']} (`lcspr quality {status['reference']}`)")
     if status["clocks"]:
         print("\nClocks (today " + status["today"] + ")")
         print(table([[c["key"], c["start"], c["due"], c["state"], c["rag"],

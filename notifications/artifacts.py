@@ -178,8 +178,16 @@ def summary_markdown(status: Mapping[str, Any], *, timeline_link: str, portfolio
                          f"{rag_text(c['rag'])} | {days_late(c) or ''} |")
     else:
         lines.append("No clocks have started yet.")
+    lines += quality_lines(status.get("quality"))
     lines += ["", f"[Timeline]({timeline_link}) · [All open reviews]({portfolio_link})"]
     return "\n".join(lines) + "\n"
+
+
+def quality_lines(quality: Mapping[str, Any] | None) -> list[str]:
+    """The summary's section on the review's quality checklist (``services.quality.summary_json``), if given."""
+    if not quality:
+        return []
+    return ["", "## Quality", "", f"Quality: {md(quality['line'])}. `lcspr quality REFERENCE` shows the checklist."]
 
 
 def timeline_markdown(status: Mapping[str, Any]) -> str:
@@ -206,7 +214,7 @@ def review_artifacts(status: Mapping[str, Any], *, link: Callable[[str], str]) -
         Artifact(review_key(ref, "summary"), "markdown",
                  summary_markdown(status, timeline_link=link(review_key(ref, "timeline")),
                                   portfolio_link=link(PORTFOLIO_KEY)),
-                 f"{ref}: stage, route, the step it waits on, every clock."),
+                 f"{ref}: stage, route, the step it waits on, every clock, the quality checklist."),
         Artifact(review_key(ref, "timeline"), "markdown", timeline_markdown(status),
                  f"{ref}: its clocks against today and their targets."),
         Artifact(review_key(ref, "progress"), "progress", progress.percent,

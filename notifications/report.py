@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from datetime import date
 from xml.sax.saxutils import escape
 
+from models.quality import MarkerFigures, QualityFigures, Rating
 from models.report import AnnualReport, Timeliness, TrackerRow
 
 OUTCOME_LABELS = {
@@ -303,3 +304,40 @@ def _day(day: date | None) -> str:
 
 def _yes_no(value: bool | None) -> str:
     return "" if value is None else "yes" if value else "no"
+
+
+# ---------------------------------------------------------------- quality markers (``models.quality``)
+
+
+def quality_markdown(figures: QualityFigures) -> str:
+    """The yearly report's section on the quality of each review: per marker, how many of the reviews were
+    rated each way by the assessment in force on the report's day, and how many were not."""
+    lines = [
+        "## Quality of each review (SCIE/NSPCC quality markers)",
+        "",
+    ]
+    if not figures.reviews:
+        return "\n".join([*lines, "No review was referred in the period.", ""])
+    lines += [
+        f"Over the {figures.reviews} review{'' if figures.reviews == 1 else 's'} above, each marker as its latest "
+        f"assessment on {figures.as_of.isoformat()} rated it. *Not assessed*: the review had reached the stage the "
+        "marker is assessed from, but nobody had rated it; *not due*: it had not, or the marker is not on its "
+        "route (a review that ended at the Chair's decision).",
+        "",
+        "| Marker | Met | Partly met | Not met | Not applicable | Not assessed | Not due |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for f in figures.markers:
+        lines.append(f"| {_md(f.marker.title)} | " + " | ".join(str(n) for n in _quality_counts(f)) + " |")
+    totals = [sum(column) for column in zip(*(_quality_counts(f) for f in figures.markers), strict=True)]
+    lines += [
+        "| **Every marker** | " + " | ".join(f"**{n}**" for n in totals) + " |",
+        "",
+        "`lcspr quality REFERENCE` shows a review's checklist, with each marker's notes and history.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _quality_counts(f: MarkerFigures) -> tuple[int, ...]:
+    return (*(f.rated.get(r, 0) for r in Rating), f.not_assessed, f.not_due)

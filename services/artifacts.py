@@ -19,13 +19,14 @@ from notifications.artifacts import (
     review_artifacts,
     review_key,
 )
-from services import queries
+from services import quality, queries
 from services.app import App
 
 
 def publish_review(app: App, reference: str) -> list[str]:
     """Publish the review's summary, timeline and progress, linked to its run; the keys given a new version."""
     status = queries.status(app, reference)
+    status["quality"] = quality.status_summary(app, status)  # the summary's line on the quality checklist
     made = review_artifacts(status, link=app.config.artifact_link)
     with app.runs() as runs:
         return [a.key for a in made

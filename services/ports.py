@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from models.delegation import Delegation
 from models.lifecycle import OpenStep, Policy, Review
 from models.meetings import Meeting
+from models.quality import Assessment
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -181,6 +182,22 @@ class Meetings(Protocol):
         ...
 
 
+class QualityAssessments(Protocol):
+    """Each review's quality checklist (``models.quality``): assessments appended, never changed."""
+
+    def add(self, reference: str, assessment: Assessment, now: datetime) -> int:
+        """Record an assessment of the review (NotFound if there is none); its id."""
+        ...
+
+    def of_review(self, reference: str) -> list[Assessment]:
+        """Every assessment of the review, in the order recorded (NotFound if there is no such review)."""
+        ...
+
+    def of_reviews(self, references: Sequence[str]) -> dict[str, list[Assessment]]:
+        """Every assessment of each review named, in the order recorded; a review with none: an empty list."""
+        ...
+
+
 class Outbox(Protocol):
     """The outbox inside one unit of work: messages queued once per key, leased to one sender."""
 
@@ -218,6 +235,9 @@ class UnitOfWork(Protocol):
 
     @property
     def meetings(self) -> Meetings: ...
+
+    @property
+    def quality(self) -> QualityAssessments: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

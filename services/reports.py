@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from models.quality import QualityFigures, quality_figures, review_as_of
 from models.report import AnnualReport, annual_report
 from services.app import App
 
@@ -18,3 +19,12 @@ def annual(app: App, start: date, end: date) -> AnnualReport:
         stored = [uow.reviews.get(link.reference) for link in links
                   if start.isoformat() <= str(link.referral.get("la_aware_date", "")) <= end.isoformat()]
     return annual_report(stored, start, end, today=app.clock.today(), policy=app.config.policy)
+
+
+def annual_quality(app: App, report: AnnualReport) -> QualityFigures:
+    """The quality markers over the reviews of ``report`` (the same reviews, as they stood on the same day):
+    per marker, how many were rated each way, and how many not, due or not (``models.quality``)."""
+    cohort = [review_as_of(row) for row in report.rows]
+    with app.uow() as uow:
+        found = uow.quality.of_reviews([r.reference for r in cohort])
+    return quality_figures(cohort, found, report.as_of)

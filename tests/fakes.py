@@ -21,6 +21,7 @@ from models.delegation import Delegation
 from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Refused, Unavailable
 from models.lifecycle import LoggedDecision, OpenStep, Policy, Review
 from models.meetings import Meeting
+from models.quality import Assessment
 from models.records import (
     AuditCheck,
     AuditHead,
@@ -96,6 +97,7 @@ class _State:
     outbox: dict[str, _Message] = field(default_factory=dict)
     delegations: list[Delegation] = field(default_factory=list)
     meetings: list[Meeting] = field(default_factory=list)
+    quality: list[tuple[str, Assessment]] = field(default_factory=list)
 
 
 class FakeReviews:
@@ -364,6 +366,26 @@ class FakeMeetings:
                        and (end is None or m.starts_at < end)), key=lambda m: (m.starts_at, m.id))
 
 
+class FakeQualityAssessments:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def add(self, reference: str, assessment: Assessment, now: datetime) -> int:
+        if reference not in self.state.reviews:
+            raise NotFound(f"No review with reference {reference}.")
+        made = replace(assessment, id=len(self.state.quality) + 1)
+        self.state.quality.append((reference, made))
+        return made.id or 0
+
+    def of_review(self, reference: str) -> list[Assessment]:
+        if reference not in self.state.reviews:
+            raise NotFound(f"No review with reference {reference}.")
+        return [a for ref, a in self.state.quality if ref == reference]
+
+    def of_reviews(self, references: Sequence[str]) -> dict[str, list[Assessment]]:
+        return {ref: [a for r, a in self.state.quality if r == ref] for ref in references}
+
+
 class FakeRegister:
     """Hands out units of work over one in-memory state; an uncommitted one is thrown away."""
 
@@ -385,6 +407,7 @@ class FakeUnitOfWork:
         self.outbox = FakeOutbox(self.working)
         self.delegations = FakeDelegations(self.working)
         self.meetings = FakeMeetings(self.working)
+        self.quality = FakeQualityAssessments(self.working)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

@@ -256,3 +256,20 @@ class MeetingRow(Base):
     outcome: Mapped[str] = mapped_column(Text, default="")
     attendance_by: Mapped[str] = mapped_column(String(200), default="")
     attendance_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QualityAssessmentRow(Base):
+    """One quality marker of a review rated on a day, with a note and who assessed it (migration 0011).
+    Append-only: a later assessment of the marker supersedes this one, which stays as its history."""
+
+    __tablename__ = "quality_assessments"
+    __table_args__ = (Index("ix_quality_assessments_review_marker", "review_id", "marker"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"))
+    marker: Mapped[str] = mapped_column(String(40))
+    rating: Mapped[str] = mapped_column(String(20))
+    note: Mapped[str] = mapped_column(Text)
+    assessed_by: Mapped[str] = mapped_column(String(200))
+    assessed_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

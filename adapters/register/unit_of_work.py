@@ -15,6 +15,7 @@ from adapters.register.delegations import SqlDelegations
 from adapters.register.mapping import ReviewRow
 from adapters.register.meetings import SqlMeetings
 from adapters.register.outbox import SqlOutbox
+from adapters.register.quality import SqlQualityAssessments
 from adapters.register.reviews import SqlReviews
 from models.errors import Conflict
 
@@ -35,6 +36,7 @@ class SqlUnitOfWork:
         self.outbox = SqlOutbox(self._session)
         self.delegations = SqlDelegations(self._session)
         self.meetings = SqlMeetings(self._session)
+        self.quality = SqlQualityAssessments(self._session)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
