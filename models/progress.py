@@ -35,7 +35,8 @@ ROUTE_STAGES: Mapping[Route, Sequence[Stage]] = {
         *_AFTER_REPORT,
     ),
     Route.LEARNING_REVIEW: (*_DECISION, Stage.LEARNING_REVIEW, *_AFTER_REPORT),
-    # Both end with the Chair's decision: the review closes there.
+    # Both end with the Chair's decision: the review closes there. (One with an immediate action still open
+    # waits on its closure first: CLOSURE is off these routes, so it counts on the full one, nearly done.)
     Route.NO_FURTHER_REVIEW: _DECISION,
     Route.NATIONAL_REVIEW: _DECISION,
 }
