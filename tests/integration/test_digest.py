@@ -8,7 +8,9 @@ on its own; without it, six emails.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from pathlib import Path
@@ -194,6 +196,39 @@ def test_the_next_days_digest_lists_that_days_reminders_only(settings: Settings,
     [digest] = [m for m in to(mail_since(mailbox, seen), PARTNERS_ADDRESS) if str(m["Subject"]).startswith("LCSPR:")]
     # Two overdue a day more, one now overdue, one due in a day (before-1), one not current (before-5 was sent).
     assert str(digest["Subject"]) == "LCSPR: 4 things due from you (26 Nov 2026)"
+
+
+def test_two_sweeps_started_together_send_one_digest_carrying_each_reminder_once(
+        settings: Settings, mailbox: LocalOutbox) -> None:
+    app = app_with(settings, mailbox, [PARTNERS])
+    owing_five_things(app)
+    seen = len(mailbox.messages())
+    # Two sweeps as two processes would run them: each its own App (and worker name) on the register.
+    sweepers = [App(config=replace(app.config, worker=f"sweep-{n}"), clock=app.clock, uow=app.uow, runs=app.runs,
+                    dispatcher=app.dispatcher) for n in range(2)]
+    barrier = threading.Barrier(2)
+    reports: list[messages.SweepReport] = []
+    errors: list[BaseException] = []
+
+    def one(sweeper: App) -> None:
+        try:
+            barrier.wait(timeout=10)
+            reports.append(messages.sweep(sweeper))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(s,)) for s in sweepers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+
+    assert errors == []
+    assert [k for r in reports for k in r.digests] == [f"digest:{PARTNERS}:2026-11-25"]
+    partners = to(mail_since(mailbox, seen), PARTNERS_ADDRESS)
+    assert sorted(str(m["Subject"])[:6] for m in partners) == ["LCSPR:", "[LCSPR"]
+    assert "5 things" in str(next(m for m in partners if str(m["Subject"]).startswith("LCSPR:"))["Subject"])
+    assert {e.status for e in queries.outbox(app)} == {"sent"}
 
 
 # ---------------------------------------------------------------- delegation
