@@ -43,6 +43,7 @@ def config_from(settings: Settings) -> Config:
         reference_prefix=settings.reference_prefix,
         ui_url=settings.ui_url,
         unrouted_fallback_role=settings.unrouted_fallback_role,
+        digest_roles=frozenset(settings.digest_roles),
         amber_within_working_days=settings.amber_within_working_days,
         reconcile_grace_seconds=settings.reconcile_grace_seconds,
         failpoints_home=settings.home,

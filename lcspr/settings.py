@@ -11,12 +11,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from models.clocks import DEFAULT_RULES, ClockKind, ClockRule, RuleUnit
+from models.digest import check_digest_roles
+from models.errors import ConfigurationError
 from models.lifecycle import Policy
 from models.reminders import DEFAULT_POLICIES, ReminderPolicy, escalation_ladder
 from models.workdays import WorkingCalendar
@@ -63,8 +65,9 @@ class Settings(BaseSettings):
                     "Back it up apart from the register: without it the trail cannot be verified or added to.",
     )
 
-    # Local closure days (e.g. a Christmas shutdown), as ISO dates, comma-separated in the env.
-    closure_days: list[date] = Field(default_factory=list)
+    # Local closure days (e.g. a Christmas shutdown), as ISO dates, comma-separated in the env. NoDecode: the
+    # environment's value is the comma-separated text, split below, not JSON (which pydantic-settings would expect).
+    closure_days: Annotated[list[date], NoDecode] = Field(default_factory=list)
 
     sin_working_days: int = 5
     rapid_review_working_days: int = 15
@@ -155,17 +158,31 @@ class Settings(BaseSettings):
     concurrent_runs: int = Field(default=8, ge=1, le=1000)
 
     # Reminder policy (every clock kind except "stays published", which only announces its date).
-    reminders_before_working_days: list[int] = Field(default_factory=lambda: [5, 1])
+    reminders_before_working_days: Annotated[list[int], NoDecode] = Field(default_factory=lambda: [5, 1])
     escalate_after_working_days: int = 1
     escalate_to_independent_chair_after_working_days: int = 5
     escalation_repeat_working_days: int = 5
+    digest_roles: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Roles whose reminders (due soon, due today, overdue) come in one email a day rather than one "
+                    "each, e.g. 'subgroup_chair,agency-thames-valley-police', or '*' for every role; escalations, "
+                    "step-opened and statutory messages still go at once. Default: none (one email per reminder).",
+    )
 
-    @field_validator("closure_days", "reminders_before_working_days", mode="before")
+    @field_validator("closure_days", "reminders_before_working_days", "digest_roles", mode="before")
     @classmethod
     def _split_dates(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [v.strip() for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("digest_roles")
+    @classmethod
+    def _known_digest_roles(cls, value: list[str]) -> list[str]:
+        try:
+            return sorted(check_digest_roles(value))
+        except ConfigurationError as exc:
+            raise ValueError(str(exc)) from None
 
     @property
     def register_url(self) -> str:

@@ -86,7 +86,9 @@ def cmd_sweep(args: argparse.Namespace, edge: Edge) -> int:
     for key in report.due:
         print(("would queue " if args.dry_run else "due ") + key)
     if not args.dry_run:
-        print(f"{report.today}: {len(report.due)} due, {len(report.queued)} newly queued, "
+        digests = f"{len(report.digests)} daily digest{'' if len(report.digests) == 1 else 's'} made, " \
+            if report.digests else ""
+        print(f"{report.today}: {len(report.due)} due, {len(report.queued)} newly queued, {digests}"
               f"{len(report.delivery.sent)} sent, {len(report.delivery.failed)} failed (kept pending, retried)")
         for key, error in report.delivery.failed.items():
             print(f"  not delivered: {key}: {error}", file=sys.stderr)
@@ -94,8 +96,10 @@ def cmd_sweep(args: argparse.Namespace, edge: Edge) -> int:
 
 
 def add_outbox(sub: SubParsers) -> None:
-    p = sub.add_parser("outbox", help="Messages in the outbox: pending ones with their last error.")
-    p.add_argument("--all", action="store_true", help="Include messages already sent.")
+    p = sub.add_parser("outbox", help="Messages in the outbox: pending ones with their last error, and reminders held "
+                                      "for a daily digest.")
+    p.add_argument("--all", action="store_true", help="Include messages already sent (with where each went when not "
+                                                      "to its role: a delegate, or the fallback role).")
     action = p.add_mutually_exclusive_group()
     action.add_argument("--retry-now", action="store_true", help="Make every pending message due now, then deliver.")
     action.add_argument("--send", action="store_true",
@@ -121,19 +125,26 @@ def cmd_outbox(args: argparse.Namespace, edge: Edge) -> int:
     if args.retry_now:
         _, report = messages.retry_now(edge.app)
         print(f"{len(report.sent)} sent, {len(report.failed)} still failing")
-    rows = queries.outbox(edge.app, None if args.all else "pending")
+    rows = queries.outbox(edge.app) if args.all else queries.outbox(edge.app, "pending", "held")
     if args.json:
         print(json.dumps([{"key": m.key, "kind": m.kind, "role": m.role, "status": m.status,
                            "attempts": m.attempts, "last_error": m.last_error, "subject": m.subject,
                            "next_attempt_at": m.next_attempt_at.isoformat(),
-                           "sent_at": m.sent_at.isoformat() if m.sent_at else None} for m in rows], indent=2))
+                           "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                           "sent_to": m.sent_to, "digest_key": m.digest_key} for m in rows], indent=2))
         return 0
     if not rows:
         print("The outbox is empty." if args.all else "Nothing pending: every message has been sent.")
         return 0
-    print(table([(m.status, str(m.attempts), m.role, m.subject, m.last_error[:80]) for m in rows],
-                ("status", "attempts", "role", "subject", "last error")))
+    print(table([(m.status, str(m.attempts), m.role, m.subject, _routed(m.sent_to, m.digest_key), m.last_error[:80])
+                 for m in rows], ("status", "attempts", "role", "subject", "sent to / via", "last error")))
     return 0
+
+
+def _routed(sent_to: str, digest_key: str) -> str:
+    """Where a message went, or goes, when not alone to its role's own addresses."""
+    parts = [f"in {digest_key}" if digest_key else "", f"to {sent_to}" if sent_to else ""]
+    return ", ".join(p for p in parts if p)
 
 
 # ---------------------------------------------------------------- delegations

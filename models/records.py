@@ -203,6 +203,11 @@ class OutboxEntry:
     last_error: str
     next_attempt_at: datetime
     sent_at: datetime | None
+    # Where it went when not to its role's own addresses: a delegate's address (``models.delegation``), or the
+    # fallback role that was asked to forward it ("business_unit, to forward"); "" for the role's own.
+    sent_to: str = ""
+    # The daily digest (``models.digest``) that carries it (a held reminder), or "".
+    digest_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ set to ``""``, and every template then says so in words rather than quoting a da
 A message is rendered for its role when it is queued; if that role turns out to have no
 address when it is sent, it goes to the fallback role with :func:`for_forwarding`'s note
 on top of both bodies.
+
+A daily digest (``models.digest``) is rendered by :func:`render_digest` from its items, each made of a
+reminder's closed context (reference, what is due, due date, days overdue, link), with the ``digest``
+templates.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import TYPE_CHECKING
 
 from markupsafe import escape
 
+from models.digest import DIGEST_KIND, Digest
 from models.roles import describe_role
 
 if TYPE_CHECKING:
@@ -106,6 +111,10 @@ def render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
             f"Notification context may only hold {', '.join(sorted(CONTEXT_VARIABLES))}; "
             f"refusing {', '.join(extra)} (messages must not carry case details)."
         )
+    return _render(kind, context)
+
+
+def _render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
     env = _environment()
     values = dict(context)
     subject = env.get_template(f"{kind}.subject.j2").render(values)
@@ -118,6 +127,15 @@ def render(kind: str, context: Mapping[str, object]) -> RenderedMessage:
         text=env.get_template(f"{kind}.txt.j2").render(values).strip() + "\n",
         html=env.get_template(f"{kind}.html.j2").render(values).strip() + "\n",
     )
+
+
+def render_digest(digest: Digest, *, partnership: str, portfolio_link: str) -> RenderedMessage:
+    """A role's daily digest: one subject, and both bodies listing its items in the digest's order."""
+    items = [{"reference": i.reference, "step": i.step, "kind": i.kind, "what": i.what,
+              "due": i.due.isoformat() if i.due else "", "link": i.link} for i in digest.items]
+    context = {"items": items, "digest_day": digest.day_in_words, "recipient_role": digest.role,
+               "partnership": partnership, "portfolio_link": portfolio_link, "link": ""}
+    return _render(DIGEST_KIND, context)
 
 
 def for_forwarding(message: RenderedMessage, meant_for: str) -> RenderedMessage:

@@ -28,6 +28,8 @@ class Config:
     reference_prefix: str = "LCSPR"
     ui_url: str = "http://127.0.0.1:4200"
     unrouted_fallback_role: str = "business_unit"
+    # The roles whose reminders go in one email a day (``models.digest``; "*": every role); none by default.
+    digest_roles: frozenset[str] = frozenset()
     amber_within_working_days: int = 5
     reconcile_grace_seconds: float = 120
     # Where kill points are armed (``adapters/failpoints.py``); None: never armed.

@@ -7,6 +7,14 @@ leases small batches (``Outbox.claim``), renews the lease just before each send
 (``Outbox.finish``): a failure stays pending with its error and a backed-off next attempt.
 Nothing is ever dropped; the one window left is a crash after the mail server accepted a
 message and before it was marked sent, when it goes again once its lease expires.
+
+Daily digests (``models.digest``): a reminder for a role that gets one is queued *held* under its own
+key, as every message is. After queueing, the sweep gathers each role's held reminders into one digest
+(:func:`make_digests`), itself an outbox message under the key ``digest:<role>:<day>``, made in the
+same transaction that marks the reminders it carries; it is then delivered like any message (leases,
+retries, delegation), and sending it marks them sent. A digest adds no new window: a crash before its
+transaction commits leaves the reminders held for the next sweep, and after it the digest is an
+ordinary pending message.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from itertools import chain
 
 from models.clocks import ClockKind, ClockRule
 from models.delegation import Delegation, covering
+from models.digest import DigestItem, by_role, compose, goes_in_digest, wants_digest
 from models.errors import ConfigurationError, LcsprError, NoRecipient
 from models.lifecycle import OpenStep
 from models.notices import Notice, step_notices, title_of
 from models.records import Claimed, due_clock
 from models.reminders import RemindersOn, last_due_with_messages
 from notifications.calendar import step_due_date, to_ics
-from notifications.render import RenderedMessage, for_delegate, for_forwarding, render
+from notifications.render import RenderedMessage, for_delegate, for_forwarding, render, render_digest
 from services import meetings
 from services.app import App
 from services.ports import Dispatcher, UnitOfWork
@@ -51,6 +60,7 @@ class SweepReport:
     working_day: bool = True
     due: list[str] = field(default_factory=list)  # keys of every notice current today
     queued: list[str] = field(default_factory=list)  # of those, the ones new to the outbox
+    digests: list[str] = field(default_factory=list)  # keys of the daily digests made
     delivery: DeliveryReport = field(default_factory=DeliveryReport)
 
 
@@ -65,10 +75,35 @@ def queue(uow: UnitOfWork, app: App, reference: str, notices: Iterable[Notice], 
             continue
         context = notice.context(reference=reference, link=link, partnership=app.config.partnership)
         message = render(notice.kind, {**context, "portfolio_link": app.config.portfolio_link})
+        # Rendered all the same when held for a digest: if its role stops getting one, it goes alone.
+        item = (DigestItem(reference, notice.step, notice.kind, notice.due, notice.days_overdue, link)
+                if goes_in_digest(notice.kind, notice.role, app.config.digest_roles) else None)
         if uow.outbox.add(notice.key, reference, notice.kind, notice.role, message.subject, message.text,
-                          message.html, now, ics=(ics or {}).get(notice.key)):
+                          message.html, now, ics=(ics or {}).get(notice.key), digest_item=item):
             new.append(notice.key)
     return new
+
+
+def make_digests(app: App, today: date, now: datetime) -> list[str]:
+    """Gather each role's held reminders into its digest of ``today``; the keys of the digests made.
+
+    One transaction: each digest is queued and the reminders it carries marked together. A role whose digest
+    of the day was made already (a second sweep that day) keeps what it holds for the next day's; a role
+    that no longer gets a digest has its held reminders released, to go one by one."""
+    made = []
+    with app.uow() as uow:
+        for role, held in by_role(uow.outbox.held_for_digest()).items():
+            ids = [h.id for h in held]
+            if not wants_digest(role, app.config.digest_roles):
+                uow.outbox.release(ids, now)
+                continue
+            digest = compose(role, today, [h.item for h in held])
+            message = render_digest(digest, partnership=app.config.partnership,
+                                    portfolio_link=app.config.portfolio_link)
+            if uow.outbox.add_digest(digest.key, role, message.subject, message.text, message.html, now, ids):
+                made.append(digest.key)
+        uow.commit()
+    return made
 
 
 def queue_step_opened(uow: UnitOfWork, app: App, reference: str, step: OpenStep | None,
@@ -114,9 +149,9 @@ def deliver(app: App, reference: str | None = None, batch: int = 25) -> Delivery
                 uow.commit()
             if not held:
                 continue  # another sender took it over once our lease ran out: theirs to send
-            error = _send(app, dispatcher, message, covering(delegations, message.role, today))
+            error, sent_to = _send(app, dispatcher, message, covering(delegations, message.role, today))
             with app.uow() as uow:
-                if uow.outbox.finish(message.id, app.config.worker, error, now, backoff):
+                if uow.outbox.finish(message.id, app.config.worker, error, now, backoff, sent_to):
                     if error is None:
                         report.sent.append(message.key)
                     else:
@@ -141,7 +176,10 @@ def deliver_soon(app: App, reference: str | None = None) -> DeliveryReport:
     return deliver(app, reference)
 
 
-def _send(app: App, dispatcher: Dispatcher, message: Claimed, delegation: Delegation | None) -> str | None:
+def _send(app: App, dispatcher: Dispatcher, message: Claimed,
+          delegation: Delegation | None) -> tuple[str | None, str]:
+    """Send one message; (the error, or None once sent; where it went when not to its role's own addresses:
+    the delegate's address, or the fallback role asked to forward it)."""
     rendered = RenderedMessage(message.subject, message.text, message.html, ics=message.ics)
     fallback = app.config.unrouted_fallback_role
     to = delegation.delegate if delegation else None
@@ -150,6 +188,7 @@ def _send(app: App, dispatcher: Dispatcher, message: Claimed, delegation: Delega
     try:
         try:
             dispatcher.send(role=message.role, message=rendered, to=to)
+            return None, to or ""
         except NoRecipient:
             if not fallback or fallback == message.role:
                 raise
@@ -157,9 +196,9 @@ def _send(app: App, dispatcher: Dispatcher, message: Claimed, delegation: Delega
             # and the message opens by saying whom it is for. A delegate gets it through the business
             # unit's email service, addressed to them.
             dispatcher.send(role=fallback, message=rendered if to else for_forwarding(rendered, message.role), to=to)
+            return None, to or f"{fallback}, to forward"
     except LcsprError as exc:
-        return str(exc)
-    return None
+        return str(exc), ""
 
 
 @dataclass(frozen=True, slots=True)  # slots: one for every review with a message (half the cost to make)
@@ -212,7 +251,8 @@ def plan(app: App, today: date) -> list[Planned]:
 
 
 def sweep(app: App, as_of: date | None = None, dry_run: bool = False) -> SweepReport:
-    """Queue every reminder and escalation current today for every open clock, then deliver.
+    """Queue every reminder and escalation current today for every open clock, gather the reminders held
+    for the roles that get a daily digest into their digests, then deliver.
 
     First the reviews projected under another policy are projected again (once, after a change of
     rules, closures or release), so the plan reads projections alone from then on."""
@@ -232,6 +272,7 @@ def sweep(app: App, as_of: date | None = None, dry_run: bool = False) -> SweepRe
                 uow.commit()
     if not dry_run:
         report.queued.extend(meetings.queue_reminders(app, today))  # the working day before each meeting
+        report.digests = make_digests(app, today, now)
         report.delivery = deliver(app)
     return report
 

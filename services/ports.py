@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from models.delegation import Delegation
+from models.digest import DigestItem, HeldReminder
 from models.lifecycle import OpenStep, Policy, Review
 from models.meetings import Meeting
 from models.quality import Assessment
@@ -204,8 +205,23 @@ class Outbox(Protocol):
     def has(self, key: str) -> bool: ...
 
     def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
-            now: datetime, ics: str | None = None) -> bool:
-        """Queue a message unless its key is queued already (then False); ``ics``: an iCalendar to attach."""
+            now: datetime, ics: str | None = None, digest_item: DigestItem | None = None) -> bool:
+        """Queue a message unless its key is queued already (then False); ``ics``: an iCalendar to attach;
+        ``digest_item``: hold it for its role's daily digest (``models.digest``) as this line, not to be sent alone."""
+        ...
+
+    def held_for_digest(self) -> list[HeldReminder]:
+        """The held reminders no digest carries yet, locked for this unit of work."""
+        ...
+
+    def add_digest(self, key: str, role: str, subject: str, text: str, html: str, now: datetime,
+                   carrying: list[int]) -> bool:
+        """Queue a digest (a pending message of no one review) and mark the held reminders ``carrying`` as carried
+        by it, unless ``key`` is queued already (then False, and nothing marked)."""
+        ...
+
+    def release(self, message_ids: list[int], now: datetime) -> int:
+        """Make held reminders no digest carries pending, to be sent alone (their role no longer gets a digest)."""
         ...
 
     def claim(self, due_by: datetime, at: datetime, worker: str, reference: str | None,
@@ -214,11 +230,16 @@ class Outbox(Protocol):
     def hold(self, message_id: int, worker: str, at: datetime) -> bool: ...
 
     def finish(self, message_id: int, worker: str, error: str | None, now: datetime,
-               backoff: Callable[[int], timedelta]) -> bool: ...
+               backoff: Callable[[int], timedelta], sent_to: str = "") -> bool:
+        """Record a send's outcome if ``worker`` still holds the message; ``sent_to``: where it went when not to its
+        role's own addresses. A digest sent marks the reminders it carries sent."""
+        ...
 
     def retry_now(self, now: datetime) -> int: ...
 
-    def messages(self, status: str | None = None) -> list[OutboxEntry]: ...
+    def messages(self, *statuses: str | None) -> list[OutboxEntry]:
+        """The messages in these statuses (none given: every one), oldest first."""
+        ...
 
 
 class UnitOfWork(Protocol):

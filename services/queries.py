@@ -295,6 +295,7 @@ def replay_problems(stored: StoredReview, check: AuditCheck, policy: Policy) -> 
     return problems
 
 
-def outbox(app: App, status: str | None = None) -> list[OutboxEntry]:
+def outbox(app: App, *statuses: str | None) -> list[OutboxEntry]:
+    """The outbox's messages in these statuses (pending, held, sent; none given: every one), oldest first."""
     with app.uow() as uow:
-        return uow.outbox.messages(status)
+        return uow.outbox.messages(*statuses)

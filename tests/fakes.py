@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 from models.delegation import Delegation
+from models.digest import DIGEST_KIND, DigestItem, HeldReminder
 from models.errors import Conflict, DeliveryFailed, NoRecipient, NotFound, Refused, Unavailable
 from models.lifecycle import LoggedDecision, OpenStep, Policy, Review
 from models.meetings import Meeting
@@ -88,6 +89,7 @@ class _Message:
     claim: Claimed
     claimed_by: str = ""
     claimed_until: datetime | None = None
+    digest_item: DigestItem | None = None  # held for its role's daily digest as this line
 
 
 @dataclass
@@ -262,13 +264,37 @@ class FakeOutbox:
         return key in self.state.outbox
 
     def add(self, key: str, reference: str, kind: str, role: str, subject: str, text: str, html: str,
-            now: datetime, ics: str | None = None) -> bool:
+            now: datetime, ics: str | None = None, digest_item: DigestItem | None = None) -> bool:
         if key in self.state.outbox:
             return False
         mid = next(self._ids)
-        entry = OutboxEntry(key, kind, role, subject, "pending", 0, "", now, None)
-        self.state.outbox[key] = _Message(mid, reference, entry, Claimed(mid, key, role, subject, text, html, ics))
+        entry = OutboxEntry(key, kind, role, subject, "pending" if digest_item is None else "held", 0, "", now, None)
+        self.state.outbox[key] = _Message(mid, reference, entry, Claimed(mid, key, role, subject, text, html, ics),
+                                          digest_item=digest_item)
         return True
+
+    def held_for_digest(self) -> list[HeldReminder]:
+        return [HeldReminder(m.id, m.entry.key, m.entry.role, m.digest_item) for m in self.state.outbox.values()
+                if m.entry.status == "held" and not m.entry.digest_key and m.digest_item is not None]
+
+    def add_digest(self, key: str, role: str, subject: str, text: str, html: str, now: datetime,
+                   carrying: list[int]) -> bool:
+        if key in self.state.outbox:
+            return False
+        mid = next(self._ids)
+        entry = OutboxEntry(key, DIGEST_KIND, role, subject, "pending", 0, "", now, None)
+        self.state.outbox[key] = _Message(mid, "", entry, Claimed(mid, key, role, subject, text, html))
+        for m in self.state.outbox.values():
+            if m.id in carrying and m.entry.status == "held" and not m.entry.digest_key:
+                m.entry = replace(m.entry, digest_key=key)
+        return True
+
+    def release(self, message_ids: list[int], now: datetime) -> int:
+        released = [m for m in self.state.outbox.values()
+                    if m.id in message_ids and m.entry.status == "held" and not m.entry.digest_key]
+        for m in released:
+            m.entry = replace(m.entry, status="pending", next_attempt_at=now)
+        return len(released)
 
     def _by_id(self, message_id: int) -> _Message | None:
         return next((m for m in self.state.outbox.values() if m.id == message_id), None)
@@ -288,14 +314,18 @@ class FakeOutbox:
         return m is not None and m.entry.status == "pending" and m.claimed_by == worker and m.claimed_until is not None
 
     def finish(self, message_id: int, worker: str, error: str | None, now: datetime,
-               backoff: Callable[[int], timedelta]) -> bool:
+               backoff: Callable[[int], timedelta], sent_to: str = "") -> bool:
         m = self._by_id(message_id)
         if m is None or not self.hold(message_id, worker, now):
             return False
         attempts = m.entry.attempts + 1
         m.claimed_until = None
         if error is None:
-            m.entry = replace(m.entry, status="sent", attempts=attempts, sent_at=now, last_error="")
+            m.entry = replace(m.entry, status="sent", attempts=attempts, sent_at=now, last_error="", sent_to=sent_to)
+            if m.entry.kind == DIGEST_KIND:
+                for carried in self.state.outbox.values():
+                    if carried.entry.digest_key == m.entry.key and carried.entry.status == "held":
+                        carried.entry = replace(carried.entry, status="sent", sent_at=now, sent_to=sent_to)
         else:
             m.entry = replace(m.entry, attempts=attempts, last_error=error, next_attempt_at=now + backoff(attempts))
         return True
@@ -307,8 +337,9 @@ class FakeOutbox:
             m.entry = replace(m.entry, next_attempt_at=now)
         return len(free)
 
-    def messages(self, status: str | None = None) -> list[OutboxEntry]:
-        return [m.entry for m in self.state.outbox.values() if status is None or m.entry.status == status]
+    def messages(self, *statuses: str | None) -> list[OutboxEntry]:
+        wanted = {s for s in statuses if s}
+        return [m.entry for m in self.state.outbox.values() if not wanted or m.entry.status in wanted]
 
 
 class FakeDelegations:

@@ -196,7 +196,8 @@ class OutboxMessage(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(300), unique=True)
-    review_id: Mapped[int] = mapped_column(ForeignKey("reviews.id"), index=True)
+    # None for a daily digest, which lists reminders of several reviews (migration 0012).
+    review_id: Mapped[int | None] = mapped_column(ForeignKey("reviews.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     role: Mapped[str] = mapped_column(String(120))
     subject: Mapped[str] = mapped_column(String(300))
@@ -204,7 +205,8 @@ class OutboxMessage(Base):
     html: Mapped[str] = mapped_column(Text)
     # The iCalendar attachment (.ics text) of a step-opened email whose step has a due date (migration 0004).
     ics: Mapped[str | None] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending, sending, sent
+    # pending (to send), held (a reminder waiting for its role's daily digest), sent
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -212,6 +214,12 @@ class OutboxMessage(Base):
     claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     claimed_by: Mapped[str] = mapped_column(String(80), default="")
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Migration 0012. A held reminder's line in its role's digest (``models.digest.DigestItem.as_record``),
+    # and the key of the digest that carries it once one does.
+    digest_item: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    digest_key: Mapped[str | None] = mapped_column(String(300), index=True)
+    # Where it went when not to its role's own addresses (``models.records.OutboxEntry.sent_to``).
+    sent_to: Mapped[str] = mapped_column(String(254), default="")
 
 
 class DelegationRow(Base):

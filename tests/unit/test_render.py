@@ -7,6 +7,7 @@ import re
 import jinja2
 import pytest
 
+from models.digest import DIGEST_KIND
 from models.reminders import MessageLevel
 from notifications.render import CONTEXT_VARIABLES, KINDS, TEMPLATES_DIR, RenderedMessage, for_forwarding, render
 
@@ -160,7 +161,7 @@ def test_an_unknown_kind_is_refused_naming_the_known_kinds() -> None:
 
 
 def test_the_templates_are_three_per_kind_and_two_shared_parts() -> None:
-    expected = {f"{kind}.{suffix}" for kind in KINDS for suffix in ("subject.j2", "txt.j2", "html.j2")}
+    expected = {f"{kind}.{suffix}" for kind in (*KINDS, DIGEST_KIND) for suffix in ("subject.j2", "txt.j2", "html.j2")}
     expected |= {"_layout.html.j2", "_footer.txt.j2"}
     assert {p.name for p in TEMPLATES_DIR.glob("*.j2")} == expected
 
