@@ -1,10 +1,10 @@
 """The ``lcspr`` command: refer a case, see where it stands, record decisions, run the system.
 
 The subcommands live in ``lcspr/review_commands.py``, ``lcspr/calendar_command.py``,
-``lcspr/report_command.py``, ``lcspr/system_commands.py`` and ``lcspr/scan_command.py``; each is
-``(args, edge) -> exit code`` and calls one use case. :func:`main` builds the settings once
-(or takes them, as the tests do), wires the App from them on first use, and turns every error
-into one line and an exit code.
+``lcspr/report_command.py``, ``lcspr/theme_commands.py``, ``lcspr/system_commands.py`` and
+``lcspr/scan_command.py``; each is ``(args, edge) -> exit code`` and calls one use case.
+:func:`main` builds the settings once (or takes them, as the tests do), wires the App from them
+on first use, and turns every error into one line and an exit code.
 
 Exit codes: 0 done; 1 the system failed (e.g. the Prefect server is not running, a broken
 audit chain); 2 the input was refused (a domain rule, an unknown reference, an invalid
@@ -25,7 +25,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from lcspr import calendar_command, report_command, review_commands, scan_command, system_commands
+from lcspr import calendar_command, report_command, review_commands, scan_command, system_commands, theme_commands
 from lcspr.console import Edge, Handler, Parser, UserError
 from lcspr.settings import Settings
 from models.errors import ConfigurationError, NotFound, Refused, Unavailable
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `up` first, then the review commands, then the rest of the system's (the order of --help).
     for add in [system_commands.add_up, *review_commands.COMMANDS, *calendar_command.COMMANDS, *report_command.COMMANDS,
+                *theme_commands.COMMANDS,
                 *(c for c in system_commands.COMMANDS if c is not system_commands.add_up), *scan_command.COMMANDS]:
         add(sub)
     return parser

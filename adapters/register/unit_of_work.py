@@ -15,6 +15,7 @@ from adapters.register.delegations import SqlDelegations
 from adapters.register.mapping import ReviewRow
 from adapters.register.outbox import SqlOutbox
 from adapters.register.reviews import SqlReviews
+from adapters.register.themes import SqlThemeAssignments
 from models.errors import Conflict
 
 
@@ -33,6 +34,7 @@ class SqlUnitOfWork:
         self.reviews = SqlReviews(self._session, self._key)
         self.outbox = SqlOutbox(self._session)
         self.delegations = SqlDelegations(self._session)
+        self.themes = SqlThemeAssignments(self._session)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

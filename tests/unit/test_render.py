@@ -8,6 +8,7 @@ import jinja2
 import pytest
 
 from models.reminders import MessageLevel
+from notifications.briefing import TEMPLATES as BRIEFING_TEMPLATES
 from notifications.render import CONTEXT_VARIABLES, KINDS, TEMPLATES_DIR, RenderedMessage, for_forwarding, render
 
 CONTEXT: dict[str, object] = {
@@ -153,9 +154,9 @@ def test_an_unknown_kind_is_refused_naming_the_known_kinds() -> None:
         render("birthday", CONTEXT)
 
 
-def test_the_templates_are_three_per_kind_and_two_shared_parts() -> None:
+def test_the_templates_are_three_per_kind_two_shared_parts_and_the_learning_briefings() -> None:
     expected = {f"{kind}.{suffix}" for kind in KINDS for suffix in ("subject.j2", "txt.j2", "html.j2")}
-    expected |= {"_layout.html.j2", "_footer.txt.j2"}
+    expected |= {"_layout.html.j2", "_footer.txt.j2", *BRIEFING_TEMPLATES}
     assert {p.name for p in TEMPLATES_DIR.glob("*.j2")} == expected
 
 
