@@ -32,7 +32,8 @@ def learning_markdown(section: LearningByTheme) -> list[str]:
         "",
         f"{section.themed} of {section.recommendations} recommendation{'' if section.recommendations == 1 else 's'} "
         "carry a theme of the partnership's list"
-        + (f"; {section.without_theme} have none yet (`lcspr themes REF`)." if section.without_theme else "."),
+        + (f"; {section.without_theme} {'has' if section.without_theme == 1 else 'have'} none yet "
+           "(`lcspr themes REF`)." if section.without_theme else "."),
         "A recommendation counts under each of its themes, and its actions with it; a review counts once under "
         "a theme any of its recommendations carries. Themes as recorded today; actions as they stood on the "
         "report's day (overdue: open past their due date).",
