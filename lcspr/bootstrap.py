@@ -48,6 +48,7 @@ def config_from(settings: Settings) -> Config:
         reconcile_grace_seconds=settings.reconcile_grace_seconds,
         failpoints_home=settings.home,
         worker=f"{socket.gethostname()}:{os.getpid()}",
+        themes=settings.theme_list(),
     )
 
 

@@ -1,8 +1,8 @@
 """The ``lcspr`` command: refer a case, see where it stands, record decisions, run the system.
 
 The subcommands live in ``lcspr/review_commands.py``, ``lcspr/meeting_commands.py``,
-``lcspr/quality_commands.py``, ``lcspr/calendar_command.py``, ``lcspr/report_command.py``,
-``lcspr/system_commands.py`` and ``lcspr/scan_command.py``; each is
+``lcspr/quality_commands.py``, ``lcspr/theme_commands.py``, ``lcspr/calendar_command.py``,
+``lcspr/report_command.py``, ``lcspr/system_commands.py`` and ``lcspr/scan_command.py``; each is
 ``(args, edge) -> exit code`` and calls one use case. :func:`main` builds the settings once
 (or takes them, as the tests do), wires the App from them on first use, and turns every error
 into one line and an exit code.
@@ -34,6 +34,7 @@ from lcspr import (
     review_commands,
     scan_command,
     system_commands,
+    theme_commands,
 )
 from lcspr.console import Edge, Handler, Parser, UserError
 from lcspr.settings import Settings
@@ -48,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     # `up` first, then the review commands, then the rest of the system's (the order of --help).
     for add in [system_commands.add_up, *review_commands.COMMANDS, *meeting_commands.COMMANDS,
-                *quality_commands.COMMANDS,
+                *quality_commands.COMMANDS, *theme_commands.COMMANDS,
                 *calendar_command.COMMANDS, *report_command.COMMANDS,
                 *(c for c in system_commands.COMMANDS if c is not system_commands.add_up), *scan_command.COMMANDS]:
         add(sub)

@@ -21,6 +21,7 @@ from models.digest import check_digest_roles
 from models.errors import ConfigurationError
 from models.lifecycle import Policy
 from models.reminders import DEFAULT_POLICIES, ReminderPolicy, escalation_ladder
+from models.themes import ThemeList, parse_themes
 from models.workdays import WorkingCalendar
 
 DEFAULT_HOME = Path(".lcspr")
@@ -169,6 +170,28 @@ class Settings(BaseSettings):
                     "step-opened and statutory messages still go at once. Default: none (one email per reminder).",
     )
 
+    # The controlled list of themes given to recommendations (`lcspr themes`, the yearly report's "Learning by
+    # theme", the learning briefings). Empty: the default list (models.themes.DEFAULT_THEMES).
+    # NoDecode: the environment gives a comma list, not JSON (split by the validator below).
+    themes: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="The partnership's themes, comma-separated, each 'Title' or 'key=Title' (e.g. "
+                    "'Neglect, Domestic abuse, pre_birth=Pre-birth assessment'); default: the list drawn from the "
+                    "National Panel's recurring themes.",
+    )
+    themes_file: Path | None = Field(
+        default=None,
+        description="A UTF-8 file with one theme a line ('Title' or 'key=Title'; # starts a comment), for titles "
+                    "with commas; it takes the place of LCSPR_THEMES.",
+    )
+
+    @field_validator("themes", mode="before")
+    @classmethod
+    def _split_themes(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
     @field_validator("closure_days", "reminders_before_working_days", "digest_roles", mode="before")
     @classmethod
     def _split_dates(cls, value: Any) -> Any:
@@ -246,6 +269,17 @@ class Settings(BaseSettings):
             policies[kind] = replace(default, before=tuple(self.reminders_before_working_days), ladder=ladder,
                                      repeat_every=self.escalation_repeat_working_days)
         return policies
+
+    def theme_list(self) -> ThemeList:
+        """The controlled list: from LCSPR_THEMES_FILE, else LCSPR_THEMES, else the default.
+        ConfigurationError for a file that cannot be read or an item that is not a theme."""
+        if self.themes_file is not None:
+            try:
+                lines = self.themes_file.read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigurationError(f"Cannot read LCSPR_THEMES_FILE {self.themes_file}: {exc}.") from None
+            return parse_themes(lines, source=f"LCSPR_THEMES_FILE {self.themes_file}")
+        return parse_themes(self.themes)
 
     def policy(self) -> Policy:
         return Policy(calendar=self.calendar(), rules=self.rules())

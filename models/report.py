@@ -15,7 +15,8 @@ against an agreed extension or a pause: a deferred publication counts as late, a
 given with their reasons beside it. Something not yet done is *overdue* once that day has passed and
 *pending* before.
 
-**Themes** (a column of the Tracker) are not recorded yet; the column is empty until they are.
+**Themes** (a column of the Tracker) are those recorded beside each review's recommendations
+(``models.themes``); ``models.learning`` adds them to the rows and the section "Learning by theme".
 
 Pure: the stored reviews, the period, today and the policy are arguments.
 """
@@ -25,13 +26,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
 from models.clocks import Clock, ClockKind, ClockState
 from models.errors import Refused
 from models.lifecycle import LoggedDecision, Policy, Review, Route, Stage, is_step_key, open_step, replay
 from models.records import StoredReview
 from models.steps import ChairDecisionInput, PublicationInput, StepKind, parse_step_key
+
+if TYPE_CHECKING:
+    from models.learning import LearningByTheme
 
 # The Chair's possible decisions, in the order the form offers them.
 OUTCOMES: tuple[str, ...] = get_args(ChairDecisionInput.model_fields["outcome"].annotation)
@@ -131,6 +135,8 @@ class AnnualReport:
     recommendations: Mapping[str, int]
     actions: Timeliness
     rows: tuple[TrackerRow, ...]
+    # The section "Learning by theme" (``models.learning.with_learning``); None until it is added.
+    learning: LearningByTheme | None = None
 
     @property
     def reviews(self) -> int:

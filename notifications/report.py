@@ -23,6 +23,7 @@ from xml.sax.saxutils import escape
 
 from models.quality import MarkerFigures, QualityFigures, Rating
 from models.report import AnnualReport, Timeliness, TrackerRow
+from notifications.learning import learning_markdown
 
 OUTCOME_LABELS = {
     "lcspr": "LCSPR",
@@ -253,11 +254,12 @@ def to_markdown(report: AnnualReport, *, partnership: str, produced: date, chart
         f"| Open and overdue | {report.actions.overdue} |",
         f"| Open, not yet due | {report.actions.pending} |",
         "",
+        *(learning_markdown(report.learning) if report.learning is not None else []),
         "## Reviews (NHS Safeguarding Case Review Tracker fields)",
         "",
         *(_tracker_table(report.rows) if report.rows else ["No review was referred in the period."]),
         "",
-        "Themes are not recorded yet (issue 15): the column stays empty until they are. "
+        "Themes: the list's titles and #tags given to the review's recommendations (`lcspr themes REF`). "
         "`--format csv` gives these rows with every date behind the figures.",
         "",
     ]

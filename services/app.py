@@ -8,12 +8,13 @@ the real clock: they come in here.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from models.clocks import ClockKind
 from models.lifecycle import Policy
 from models.reminders import ReminderPolicy
+from models.themes import ThemeList
 from notifications.artifacts import PORTFOLIO_KEY
 from services.ports import Clock, Dispatcher, RunsFactory, UnitOfWork, Warm
 
@@ -36,6 +37,8 @@ class Config:
     failpoints_home: Path | None = None
     # Names this process as a sender of the outbox (host:pid), so a lease is held by one sender.
     worker: str = "lcspr"
+    # The partnership's controlled list of themes for recommendations (``models.themes``).
+    themes: ThemeList = field(default_factory=ThemeList)
 
     def run_link(self, flow_run_id: str | None) -> str:
         """A flow run's page in the Prefect UI, where its Resume form is (UI V2, served under /v2/)."""

@@ -34,6 +34,7 @@ from models.records import (
 )
 from models.referral import Referral
 from models.runs import RunView, Wait
+from models.themes import ThemeAssignment
 
 if TYPE_CHECKING:
     from notifications.render import RenderedMessage
@@ -199,6 +200,24 @@ class QualityAssessments(Protocol):
         ...
 
 
+class ThemeAssignments(Protocol):
+    """The themes and tags given to reviews' recommendations (``models.themes``); a removed one is kept."""
+
+    def add(self, assignment: ThemeAssignment) -> int: ...
+
+    def remove(self, assignment_id: int, by: str, now: datetime) -> None:
+        """Record that a standing assignment was removed, by whom and when (Refused if it is not standing)."""
+        ...
+
+    def standing(self, references: Sequence[str]) -> list[ThemeAssignment]:
+        """The assignments not removed of the reviews named."""
+        ...
+
+    def history(self, reference: str) -> list[ThemeAssignment]:
+        """Every assignment of the review, removed ones too, in the order given."""
+        ...
+
+
 class Outbox(Protocol):
     """The outbox inside one unit of work: messages queued once per key, leased to one sender."""
 
@@ -259,6 +278,9 @@ class UnitOfWork(Protocol):
 
     @property
     def quality(self) -> QualityAssessments: ...
+
+    @property
+    def themes(self) -> ThemeAssignments: ...
 
     def __enter__(self) -> UnitOfWork: ...
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+from models.learning import with_learning
 from models.quality import QualityFigures, quality_figures, review_as_of
 from models.report import AnnualReport, annual_report
+from models.themes import by_review
 from services.app import App
 
 
@@ -18,7 +20,10 @@ def annual(app: App, start: date, end: date) -> AnnualReport:
         links = uow.reviews.run_links(include_closed=True)
         stored = [uow.reviews.get(link.reference) for link in links
                   if start.isoformat() <= str(link.referral.get("la_aware_date", "")) <= end.isoformat()]
-    return annual_report(stored, start, end, today=app.clock.today(), policy=app.config.policy)
+        themes = by_review(uow.themes.standing([s.reference for s in stored]))
+    report = annual_report(stored, start, end, today=app.clock.today(), policy=app.config.policy)
+    # The section "Learning by theme" and the Tracker's themes column (models.learning).
+    return with_learning(report, stored, themes, app.config.themes, app.config.policy)
 
 
 def annual_quality(app: App, report: AnnualReport) -> QualityFigures:

@@ -41,6 +41,7 @@ from models.records import (
 from models.referral import Referral
 from models.run_tags import retagged
 from models.runs import RunView, Wait, step_of_wait
+from models.themes import ThemeAssignment
 from notifications.render import RenderedMessage
 from services.app import App, Config
 from services.ports import Runs
@@ -100,6 +101,9 @@ class _State:
     delegations: list[Delegation] = field(default_factory=list)
     meetings: list[Meeting] = field(default_factory=list)
     quality: list[tuple[str, Assessment]] = field(default_factory=list)
+
+
+    themes: list[ThemeAssignment] = field(default_factory=list)
 
 
 class FakeReviews:
@@ -417,6 +421,28 @@ class FakeQualityAssessments:
         return {ref: [a for r, a in self.state.quality if r == ref] for ref in references}
 
 
+class FakeThemeAssignments:
+    def __init__(self, state: _State) -> None:
+        self.state = state
+
+    def add(self, assignment: ThemeAssignment) -> int:
+        self.state.themes.append(replace(assignment, id=len(self.state.themes) + 1))
+        return len(self.state.themes)
+
+    def remove(self, assignment_id: int, by: str, now: datetime) -> None:
+        found = self.state.themes[assignment_id - 1]
+        if found.removed_at is not None:
+            raise Refused(f"Theme assignment {assignment_id} was removed meanwhile; look again (lcspr themes REF).")
+        self.state.themes[assignment_id - 1] = replace(found, removed_by=by, removed_at=now)
+
+    def standing(self, references: Sequence[str]) -> list[ThemeAssignment]:
+        return sorted((a for a in self.state.themes if a.reference in references and a.removed_at is None),
+                      key=lambda a: (a.reference, a.recommendation, a.id or 0))
+
+    def history(self, reference: str) -> list[ThemeAssignment]:
+        return [a for a in self.state.themes if a.reference == reference]
+
+
 class FakeRegister:
     """Hands out units of work over one in-memory state; an uncommitted one is thrown away."""
 
@@ -439,6 +465,9 @@ class FakeUnitOfWork:
         self.delegations = FakeDelegations(self.working)
         self.meetings = FakeMeetings(self.working)
         self.quality = FakeQualityAssessments(self.working)
+
+
+        self.themes = FakeThemeAssignments(self.working)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

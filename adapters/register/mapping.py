@@ -25,6 +25,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -281,3 +282,25 @@ class QualityAssessmentRow(Base):
     assessed_by: Mapped[str] = mapped_column(String(200))
     assessed_on: Mapped[date] = mapped_column(Date)
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ThemeAssignmentRow(Base):
+    """A theme of the partnership's list, or a free tag, given to one recommendation of a review (migration 0013,
+    ``models.themes``). Rows are never deleted: a removal sets who removed it and when, so the register says what
+    a recommendation was filed under on any day. One standing row per recommendation and theme (or tag)."""
+
+    __tablename__ = "theme_assignments"
+    __table_args__ = (
+        Index("uq_theme_assignments_standing", "reference", "recommendation", "kind", "value", unique=True,
+              sqlite_where=text("removed_at IS NULL"), postgresql_where=text("removed_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(40), ForeignKey("reviews.reference"), index=True)
+    recommendation: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20))
+    value: Mapped[str] = mapped_column(String(60))
+    assigned_by: Mapped[str] = mapped_column(String(200))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[str] = mapped_column(String(200), default="")
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

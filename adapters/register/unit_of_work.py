@@ -17,6 +17,7 @@ from adapters.register.meetings import SqlMeetings
 from adapters.register.outbox import SqlOutbox
 from adapters.register.quality import SqlQualityAssessments
 from adapters.register.reviews import SqlReviews
+from adapters.register.themes import SqlThemeAssignments
 from models.errors import Conflict
 
 
@@ -37,6 +38,7 @@ class SqlUnitOfWork:
         self.delegations = SqlDelegations(self._session)
         self.meetings = SqlMeetings(self._session)
         self.quality = SqlQualityAssessments(self._session)
+        self.themes = SqlThemeAssignments(self._session)
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,

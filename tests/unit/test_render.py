@@ -9,6 +9,7 @@ import pytest
 
 from models.digest import DIGEST_KIND
 from models.reminders import MessageLevel
+from notifications.briefing import TEMPLATES as BRIEFING_TEMPLATES
 from notifications.render import CONTEXT_VARIABLES, KINDS, TEMPLATES_DIR, RenderedMessage, for_forwarding, render
 
 CONTEXT: dict[str, object] = {
@@ -160,9 +161,9 @@ def test_an_unknown_kind_is_refused_naming_the_known_kinds() -> None:
         render("birthday", CONTEXT)
 
 
-def test_the_templates_are_three_per_kind_and_two_shared_parts() -> None:
+def test_the_templates_are_three_per_kind_two_shared_parts_and_the_learning_briefings() -> None:
     expected = {f"{kind}.{suffix}" for kind in (*KINDS, DIGEST_KIND) for suffix in ("subject.j2", "txt.j2", "html.j2")}
-    expected |= {"_layout.html.j2", "_footer.txt.j2"}
+    expected |= {"_layout.html.j2", "_footer.txt.j2", *BRIEFING_TEMPLATES}
     assert {p.name for p in TEMPLATES_DIR.glob("*.j2")} == expected
 
 

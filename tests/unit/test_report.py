@@ -141,7 +141,7 @@ def test_the_markdown_has_the_figures_and_the_chart_inside_it() -> None:
                  "| Awaiting the decision | 1 |",
                  "| Open and overdue | 1 |"):
         assert line in text, line
-    assert "Themes are not recorded yet" in text
+    assert "Themes: the list's titles and #tags" in text
     svg = embedded_chart(text)
     assert svg == chart_svg(report())
     assert "Child A" not in text  # references only, never a pseudonym
