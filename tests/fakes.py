@@ -101,8 +101,6 @@ class _State:
     delegations: list[Delegation] = field(default_factory=list)
     meetings: list[Meeting] = field(default_factory=list)
     quality: list[tuple[str, Assessment]] = field(default_factory=list)
-
-
     themes: list[ThemeAssignment] = field(default_factory=list)
 
 
@@ -465,8 +463,6 @@ class FakeUnitOfWork:
         self.delegations = FakeDelegations(self.working)
         self.meetings = FakeMeetings(self.working)
         self.quality = FakeQualityAssessments(self.working)
-
-
         self.themes = FakeThemeAssignments(self.working)
         return self
 
