@@ -38,7 +38,7 @@ class BriefingRecommendation:
 @dataclass(frozen=True)
 class BriefingAction:
     number: int
-    recommendation: int
+    recommendation: str  # its number, or "immediate safety action" / "improvement" (models.lifecycle.side_records)
     owner_agency: str
     due_on: date
     status: str  # "completed on 2026-10-01", "open", "overdue"
@@ -58,6 +58,10 @@ class Briefing:
     today: date
 
 
+# What an action recorded beside the steps is for, in the briefing's "For recommendation" column.
+FOR_ACTION = {"immediate_safety": "immediate safety action", "improvement": "improvement"}
+
+
 def briefing(review: Review, assignments: Sequence[ThemeAssignment], controlled: ThemeList, today: date) -> Briefing:
     """The review's learning briefing; Refused unless it is published."""
     if review.published_on is None:
@@ -66,7 +70,8 @@ def briefing(review: Review, assignments: Sequence[ThemeAssignment], controlled:
     carried = current_by_recommendation(assignments)
     recommendations = tuple(BriefingRecommendation(n, text, labels(carried.get(n, ()), controlled))
                             for n, text in enumerate(review.recommendations, start=1))
-    actions = tuple(BriefingAction(a.number, a.recommendation_number, a.owner_agency, a.due_on,
+    actions = tuple(BriefingAction(a.number, FOR_ACTION.get(a.kind, str(a.recommendation_number)), a.owner_agency,
+                                   a.due_on,
                                    f"completed on {a.completed_on.isoformat()}" if a.completed_on
                                    else "overdue" if today > a.due_on else "open")
                     for a in review.actions)

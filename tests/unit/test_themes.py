@@ -15,7 +15,7 @@ from lcspr.settings import Settings
 from models.briefing import briefing
 from models.errors import ConfigurationError, IdentifierFound, Refused
 from models.learning import with_learning
-from models.lifecycle import Policy, replay
+from models.lifecycle import LoggedDecision, Policy, replay
 from models.report import annual_report
 from models.themes import (
     DEFAULT_THEMES,
@@ -240,10 +240,22 @@ def test_a_published_reviews_briefing_gives_its_recommendations_themes_and_actio
         (1, ("Information sharing", "Multi-agency working and escalation")),
         (2, ("Non-accidental injury in infants", "#pre-birth"))]
     assert [(a.number, a.recommendation, a.owner_agency, a.status) for a in b.actions] == [
-        (1, 1, "Thames Valley Police", "open"), (2, 2, "Frimley ICB", "open")]
+        (1, "1", "Thames Valley Police", "open"), (2, "2", "Frimley ICB", "open")]
     assert published_full(date(2026, 12, 2)).actions[0].status == "overdue"  # due 1 Dec
     assert b.themes == ("Non-accidental injury in infants", "Information sharing",
                         "Multi-agency working and escalation", "#pre-birth")
+
+
+def test_a_briefing_names_an_immediate_action_for_what_it_is_not_for_a_recommendation() -> None:
+    rapid = next(i for i, e in enumerate(FULL.log) if e.key.startswith("rapid-review"))
+    immediate = LoggedDecision("immediate-action-1", {
+        "kind": "immediate_safety", "action": "Review the safety plans of the other children",
+        "owner_agency": "Childrens Social Care", "due_on": "2026-06-01", "agreed_on": "2026-03-10", "by": "A. Jones"},
+        True)
+    log = (*FULL.log[:rapid], immediate, *FULL.log[rapid:-3])
+    b = briefing(replay(FULL.reference, FULL.referral, log, POLICY), [], LIST, date(2026, 11, 1))
+    assert [(a.number, a.recommendation, a.status) for a in b.actions] == [
+        (1, "immediate safety action", "overdue"), (2, "1", "open"), (3, "2", "open")]
 
 
 def test_the_briefing_page_says_what_practitioners_should_do_and_never_the_pseudonym_or_case_facts() -> None:
