@@ -29,13 +29,14 @@ def sweep_flow(connect: Callable[[], App]) -> Flow[[date | None, bool], Any]:
         report = await sweep_clocks(connect(), as_of, dry_run)
         if not report.working_day:
             logger.info("%s is not a working day: no reminders are due.", report.today)
-        logger.info("%s: %d messages due, %d newly queued, %d sent, %d failed",
-                    report.today, len(report.due), len(report.queued), len(report.delivery.sent),
-                    len(report.delivery.failed))
+        logger.info("%s: %d messages due, %d newly queued, %d daily digests, %d sent, %d failed",
+                    report.today, len(report.due), len(report.queued), len(report.digests),
+                    len(report.delivery.sent), len(report.delivery.failed))
         for key, error in report.delivery.failed.items():
             logger.warning("Not delivered, will retry: %s: %s", key, error)
         return {"today": report.today.isoformat(), "due": len(report.due), "queued": len(report.queued),
-                "sent": len(report.delivery.sent), "failed": len(report.delivery.failed), "dry_run": dry_run}
+                "digests": len(report.digests), "sent": len(report.delivery.sent),
+                "failed": len(report.delivery.failed), "dry_run": dry_run}
 
     return deadline_sweep
 

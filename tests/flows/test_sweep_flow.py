@@ -28,7 +28,7 @@ def test_the_sweep_flow_queues_and_delivers_todays_escalations(driver, register,
     ref = register.reference("FLOW-SWEEP")
     result = asyncio.run(deadline_sweep(as_of=date(2026, 3, 11)))
     assert result["failed"] == 0 and result["sent"] >= 3
-    assert result["today"] == "2026-03-11" and result["dry_run"] is False
+    assert result["today"] == "2026-03-11" and result["dry_run"] is False and result["digests"] == 0
     escalated = {m["To"] for m in mailbox.messages() if f"[{ref}]" in m["Subject"] and "Escalation" in m["Subject"]}
     assert escalated == {"business_unit_manager@partnership.test", "subgroup_chair@partnership.test"}
     again = asyncio.run(deadline_sweep(as_of=date(2026, 3, 11)))
