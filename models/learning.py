@@ -18,47 +18,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
-from typing import TYPE_CHECKING
 
 from models.lifecycle import Policy, Review, replay
 from models.records import StoredReview
+from models.report import AnnualReport, log_as_of
+from models.theme_figures import LearningByTheme, ThemeLine
 from models.themes import ThemeAssignment, ThemeKind, ThemeList, current_by_recommendation, labels
 
-if TYPE_CHECKING:
-    from models.report import AnnualReport
-
-
-@dataclass(frozen=True)
-class ThemeLine:
-    """One theme (or tag) of the section: how many reviews, recommendations and actions it gathers."""
-
-    kind: ThemeKind
-    key: str
-    title: str
-    reviews: int
-    recommendations: int
-    actions_completed: int
-    actions_open: int
-    actions_overdue: int  # of the open ones
-
-    @property
-    def actions(self) -> int:
-        return self.actions_completed + self.actions_open
-
-
-@dataclass(frozen=True)
-class LearningByTheme:
-    """The section: the list's themes in use (most recommendations first), the free tags in use, and how many
-    recommendations carry no theme of the list yet."""
-
-    themes: tuple[ThemeLine, ...]
-    tags: tuple[ThemeLine, ...]
-    recommendations: int
-    without_theme: int
-
-    @property
-    def themed(self) -> int:
-        return self.recommendations - self.without_theme
+__all__ = ["LearningByTheme", "ThemeLine", "learning_by_theme", "with_learning"]
 
 
 def learning_by_theme(reviews: Sequence[Review], assignments: Mapping[str, Sequence[ThemeAssignment]],
@@ -99,7 +66,6 @@ def with_learning(report: AnnualReport, stored: Iterable[StoredReview],
                   policy: Policy) -> AnnualReport:
     """``report`` with its section by theme, and each row's themes (the Tracker's column), over the same
     reviews as it stood on (``report.as_of``)."""
-    from models.report import log_as_of
 
     wanted = {row.reference for row in report.rows}
     reviews = [replay(s.reference, s.referral, log_as_of(s.log, report.as_of), policy)

@@ -26,16 +26,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import TYPE_CHECKING, get_args
+from typing import get_args
 
 from models.clocks import Clock, ClockKind, ClockState
 from models.errors import Refused
 from models.lifecycle import LoggedDecision, Policy, Review, Route, Stage, is_step_key, open_step, replay
 from models.records import StoredReview
 from models.steps import ChairDecisionInput, PublicationInput, StepKind, parse_step_key
-
-if TYPE_CHECKING:
-    from models.learning import LearningByTheme
+from models.theme_figures import LearningByTheme
 
 # The Chair's possible decisions, in the order the form offers them.
 OUTCOMES: tuple[str, ...] = get_args(ChairDecisionInput.model_fields["outcome"].annotation)
