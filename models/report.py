@@ -24,7 +24,7 @@ Pure: the stored reviews, the period, today and the policy are arguments.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import get_args
 
@@ -32,6 +32,7 @@ from models.clocks import Clock, ClockKind, ClockState
 from models.errors import Refused
 from models.lifecycle import LoggedDecision, Policy, Review, Route, Stage, is_step_key, open_step, replay
 from models.records import StoredReview
+from models.referral import Referral
 from models.steps import ChairDecisionInput, PublicationInput, StepKind, parse_step_key
 from models.theme_figures import LearningByTheme
 
@@ -135,6 +136,9 @@ class AnnualReport:
     rows: tuple[TrackerRow, ...]
     # The section "Learning by theme" (``models.learning.with_learning``); None until it is added.
     learning: LearningByTheme | None = None
+    # The children of the incidents referred (one referral may name several: ``models.referral``), as the
+    # DfE's statistics on notifications count them: by nature (died, seriously harmed, other) and care status.
+    children: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def reviews(self) -> int:
@@ -178,7 +182,23 @@ def annual_report(stored: Iterable[StoredReview], start: date, end: date, *, tod
         recommendations=recommendations,
         actions=_sum(f.actions for f in facts),
         rows=tuple(f.row for f in facts),
+        children=children_counts(s.referral for s in cohort),
     )
+
+
+CHILD_FIGURES = ("children", "died", "seriously_harmed", "other", "looked_after", "care_leavers")
+
+
+def children_counts(referrals: Iterable[Referral]) -> dict[str, int]:
+    """How many children the referrals name, by what happened to them and their care status."""
+    counts = dict.fromkeys(CHILD_FIGURES, 0)
+    for referral in referrals:
+        for child in referral.children:
+            counts["children"] += 1
+            counts["other" if child.harm == "neither" else child.harm] += 1
+            counts["looked_after"] += child.looked_after
+            counts["care_leavers"] += child.care_leaver
+    return counts
 
 
 def log_as_of(log: Sequence[LoggedDecision], day: date) -> tuple[LoggedDecision, ...]:

@@ -203,6 +203,11 @@ def to_markdown(report: AnnualReport, *, partnership: str, produced: date, chart
         "| Figure | Number | Share |",
         "|---|---:|---:|",
         f"| Reviews referred | {report.reviews} | |",
+        f"| … children they name (died / seriously harmed / other) | {report.children.get('children', 0)} "
+        f"({report.children.get('died', 0)} / {report.children.get('seriously_harmed', 0)} / "
+        f"{report.children.get('other', 0)}) | |",
+        f"| … of them looked after / care leavers | {report.children.get('looked_after', 0)} / "
+        f"{report.children.get('care_leavers', 0)} | |",
         f"| Serious incident notifications made | {report.notifications.done} | |",
         f"| … within {n} working days of the local authority becoming aware | {report.notifications.on_time} "
         f"| {_share(report.notifications)} |",

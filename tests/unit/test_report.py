@@ -15,6 +15,7 @@ import pytest
 
 from models.errors import Refused
 from models.lifecycle import Policy
+from models.referral import Child
 from models.report import AnnualReport, Timeliness, annual_report, log_as_of
 from notifications.report import CSV_FIELDS, chart_svg, to_csv, to_markdown
 from tests import report_cases as cases
@@ -179,3 +180,19 @@ def embedded_chart(markdown: str) -> str:
     found = re.search(r"!\[[^\n]*\]\(data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)\)", markdown)
     assert found, "no embedded chart"
     return base64.b64decode(found.group(1)).decode("utf-8")
+
+
+def test_the_year_counts_every_child_an_incident_names_by_what_happened_and_care_status() -> None:
+    siblings = [{"pseudonym": "Sibling B", "harm": "died", "looked_after": True},
+                {"pseudonym": "Child C", "harm": "neither", "care_leaver": True}]
+    with_siblings = [replace(s, referral=s.referral.model_copy(update={
+        "other_children": [Child.model_validate(c) for c in siblings]})) if s.reference == FULL else s
+        for s in STORED]
+    r = annual_report(with_siblings, *YEAR, today=date(2027, 1, 15), policy=POLICY)
+    harms = [s.referral.harm for s in STORED if s.reference != EARLIER]
+    assert dict(r.children) == {
+        "children": 5 + 2, "died": harms.count("died") + 1, "seriously_harmed": harms.count("seriously_harmed"),
+        "other": harms.count("neither") + 1, "looked_after": 1 + sum(s.referral.looked_after for s in STORED[:5]),
+        "care_leavers": 1 + sum(s.referral.care_leaver for s in STORED[:5])}
+    markdown = to_markdown(r, partnership="Test Partnership", produced=date(2027, 1, 15))
+    assert f"| … children they name (died / seriously harmed / other) | 7 ({r.children['died']} / " in markdown
