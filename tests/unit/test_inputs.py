@@ -262,3 +262,10 @@ def test_a_prefilled_value_never_makes_the_form_refuse_the_answer(model: type[Ba
     if filled:
         model.model_validate({**payload, **filled})
 
+
+
+@pytest.mark.parametrize("name", ["referral.json", "referral-siblings.json"])
+def test_the_example_referrals_are_accepted_as_they_are(name: str) -> None:
+    referral = read_referral(json.loads((Path("examples") / name).read_text(encoding="utf-8")))
+    assert referral.children[0].pseudonym == "Child A"
+    assert len(referral.children) == (3 if "siblings" in name else 1)
