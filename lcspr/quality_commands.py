@@ -17,6 +17,7 @@ import argparse
 import json
 
 from lcspr.console import Edge, SubParsers, UserError, parse_date, parse_reference, table
+from lcspr.review_commands import show_in_prefect
 from models.lifecycle import Stage
 from models.quality import MARKER_KEYS, AssessmentInput, MarkerStatus, Rating, assessed_from
 from services import quality
@@ -60,6 +61,7 @@ def cmd_quality(args: argparse.Namespace, edge: Edge) -> int:
     given = AssessmentInput(marker=args.marker, rating=args.rating, note=args.note, assessed_by=args.by,
                             assessed_on=args.on or app.clock.today())
     made = quality.assess(app, args.reference, given)
+    show_in_prefect(app, args.reference)
     now = quality.review_quality(app, args.reference)
     status = next(s for s in now.markers if s.marker.key == made.marker)
     if args.json:
@@ -77,7 +79,6 @@ def cmd_quality(args: argparse.Namespace, edge: Edge) -> int:
         print(f"It supersedes the assessment of {earlier[0].assessed_on.isoformat()} ({earlier[0].rating.words}), "
               "which is kept.")
     print(f"Quality: {now.summary.line()}")
-    print(f"The review's summary in the Prefect UI shows it from its next publish (`lcspr publish {args.reference}`).")
     return 0
 
 

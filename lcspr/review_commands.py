@@ -29,7 +29,7 @@ from models.lifecycle import ClockAdjustment
 from models.records import AuditHead
 from models.referral import read_referral
 from models.runs import REPAIR
-from services import answers, clocks, meetings, quality, queries, reconcile, referrals, reviews, side_records
+from services import answers, artifacts, clocks, meetings, quality, queries, reconcile, referrals, reviews, side_records
 from services.app import App
 
 # ---------------------------------------------------------------- refer
@@ -273,7 +273,16 @@ def cmd_panel_response(args: argparse.Namespace, edge: Edge) -> int:
     payload = {"response": args.response, "received_on": args.on.isoformat(), "by": args.by, "note": args.note}
     key, _ = side_records.record_panel_response(edge.app, args.reference, payload)
     print(f"{args.reference}: the National Panel's response recorded ({PANEL[args.response]}, {args.on}; {key}).")
+    show_in_prefect(edge.app, args.reference)
     return 0
+
+
+def show_in_prefect(app: App, reference: str) -> None:
+    """The review's artifacts updated at once with what was just recorded, or a line saying they were not."""
+    why = artifacts.refresh_review(app, reference)
+    if why is not None:
+        print(f"Recorded in the register; the review's summary in the Prefect UI shows it at its next publish "
+              f"(`lcspr publish {reference}`): {why}", file=sys.stderr)
 
 
 def add_action(sub: SubParsers) -> None:
@@ -307,6 +316,7 @@ def cmd_action(args: argparse.Namespace, edge: Edge) -> int:
         action = review.actions[-1]
         print(f"{args.reference}: action {action.number} recorded ({ACTION_KIND[action.kind]}, "
               f"{action.owner_agency}, due {action.due_on}); it is reminded and escalated until completed.")
+        show_in_prefect(app, args.reference)
         return 0
     if not args.evidence:
         raise UserError("--complete needs --evidence: what shows the action was done.")
@@ -315,6 +325,7 @@ def cmd_action(args: argparse.Namespace, edge: Edge) -> int:
     _, review = side_records.complete_action(app, args.reference, payload)
     left = len(review.open_actions)
     print(f"{args.reference}: action {args.complete} completed on {args.on}; {left} action(s) still open.")
+    show_in_prefect(app, args.reference)
     return 0
 
 

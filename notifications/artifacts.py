@@ -42,7 +42,7 @@ CLOCK_LABELS: Mapping[str, str] = {
     "publication": "Publication",
     "deferral_review": "Deferral review ({subject})",
     "stays_published": "Stays published",
-    "action": "Action plan: {subject}",
+    "action": "{subject}",  # "Action 3": the action plan's, or an immediate one
 }
 ROUTE_NAMES: Mapping[str, str] = {
     Route.LCSPR: "LCSPR",
@@ -93,7 +93,8 @@ def clock_label(clock: Mapping[str, Any]) -> str:
     """A clock's name, short enough for the chart: "Rapid review", "Draft circulation target (round 2)"."""
     subject = (clock["subject"] or "").replace("-", " ")
     template = CLOCK_LABELS.get(clock["kind"], words(clock["kind"]) + (" ({subject})" if subject else ""))
-    return template.format(subject=subject)
+    label = template.format(subject=subject)
+    return label[:1].upper() + label[1:]
 
 
 def rag_text(rag: str) -> str:
@@ -178,9 +179,26 @@ def summary_markdown(status: Mapping[str, Any], *, timeline_link: str, portfolio
                          f"{rag_text(c['rag'])} | {days_late(c) or ''} |")
     else:
         lines.append("No clocks have started yet.")
+    lines += action_lines(status["actions"])
     lines += quality_lines(status.get("quality"))
     lines += ["", f"[Timeline]({timeline_link}) · [All open reviews]({portfolio_link})"]
     return "\n".join(lines) + "\n"
+
+
+ACTION_FOR = {"immediate_safety": "immediate safety action", "improvement": "improvement"}
+
+
+def action_lines(actions: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The summary's section on the review's actions: immediate ones from the rapid review onwards and the
+    action plan's. What each is for, its owner agency, due date and whether it is done; never its wording."""
+    if not actions:
+        return []
+    lines = ["", "## Actions", "", "| Action | For | Owner agency | Due | Completed |", "|---:|---|---|---|---|"]
+    for a in actions:
+        purpose = ACTION_FOR.get(a["kind"], f"recommendation {a['recommendation_number']}")
+        done = _day(a["completed_on"]) if a["completed_on"] else "open"
+        lines.append(f"| {a['number']} | {purpose} | {md(a['owner_agency'])} | {_day(a['due_on'])} | {done} |")
+    return lines
 
 
 def quality_lines(quality: Mapping[str, Any] | None) -> list[str]:

@@ -10,6 +10,7 @@ resume, or a second publish of the same day, adds nothing.
 
 from __future__ import annotations
 
+from models.errors import Unavailable
 from notifications.artifacts import (
     PORTFOLIO_DESCRIPTION,
     PORTFOLIO_KEY,
@@ -31,6 +32,17 @@ def publish_review(app: App, reference: str) -> list[str]:
     with app.runs() as runs:
         return [a.key for a in made
                 if runs.publish_artifact(a.key, a.kind, a.data, a.description, status["flow_run_id"])]
+
+
+def refresh_review(app: App, reference: str) -> str | None:
+    """After something recorded beside the run (an action, the Panel's response, a quality assessment), publish the
+    review's artifacts so the Prefect UI shows it now, not at the run's next answer; None if done, else why not
+    (the register holds what was recorded either way; the portfolio follows at its next publish)."""
+    try:
+        publish_review(app, reference)
+    except Unavailable as exc:
+        return str(exc)
+    return None
 
 
 def publish_soon(app: App, reference: str) -> str:

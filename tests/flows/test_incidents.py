@@ -4,9 +4,13 @@ the National Panel's response) leaves the suspended run waiting where it was."""
 
 from __future__ import annotations
 
+from lcspr.cli import main
+from lcspr.settings import Settings
+from notifications.artifacts import review_key
 from tests.conftest import make_referral
 from tests.flows import answers as A
 from tests.flows.conftest import RegisterReader, ReviewDriver
+from tests.flows.test_review_flow import artifact_versions
 
 SIBLINGS = [
     {"pseudonym": "Sibling B", "harm": "died", "looked_after": True},
@@ -14,7 +18,8 @@ SIBLINGS = [
 ]
 
 
-def test_three_siblings_one_of_whom_died_while_looked_after(driver: ReviewDriver, register: RegisterReader) -> None:
+def test_three_siblings_one_of_whom_died_while_looked_after(driver: ReviewDriver, register: RegisterReader,
+                                                            flow_settings: Settings) -> None:
     from services import side_records
 
     run_id = driver.start(make_referral(agency_reference="FLOW-SIBLINGS", other_children=SIBLINGS))
@@ -39,12 +44,19 @@ def test_three_siblings_one_of_whom_died_while_looked_after(driver: ReviewDriver
     assert refused is not None and "Sibling B died while looked after" in refused.last_refusal
 
     assert driver.answer(run_id, A.NOTIFIED) == "Suspended" and register.open_key(ref) == "rapid-review-1"
-    # An immediate safety action for the surviving children, recorded while the run waits on the rapid review.
-    side_records.record_immediate_action(register.app, ref, {
-        "kind": "immediate_safety", "action": "Safety plans for the surviving children reviewed at once",
-        "owner_agency": "Childrens Social Care", "due_on": "2026-04-30", "agreed_on": "2026-03-10",
-        "by": "A. Jones, Partnership Manager"})
+    # An immediate safety action for the surviving children, recorded while the run waits on the rapid review:
+    # the run waits on as it was, and the review's summary in the Prefect UI shows the action's clock at once.
+    summary = review_key(ref, "summary")
+    before = len(artifact_versions(summary))
+    assert main(["action", ref, "--add", "immediate_safety", "--action",
+                 "Safety plans for the surviving children reviewed at once", "--owner", "Childrens Social Care",
+                 "--due", "2026-04-30", "--on", "2026-03-10", "--by", "A. Jones, Partnership Manager"],
+                settings=flow_settings, app=lambda _: register.app) == 0
     assert driver.state(run_id).name == "Suspended" and register.open_key(ref) == "rapid-review-1"
+    versions = artifact_versions(summary)
+    assert len(versions) == before + 1
+    assert "| Action 1 |" in str(versions[-1].data)  # its clock
+    assert "| 1 | immediate safety action | Childrens Social Care | 30 Apr 2026 | open |" in str(versions[-1].data)
 
     assert driver.answer(run_id, A.RAPID_REVIEW) == "Suspended" and register.open_key(ref) == "chair-decision-1"
     side_records.record_panel_response(register.app, ref, {
