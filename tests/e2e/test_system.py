@@ -136,6 +136,44 @@ def test_refer_decide_and_stop(system: System) -> None:
         assert page.status == 200 and b"<html" in page.read().lower()
     assert "Child A" not in body and "infant" not in body
 
+    # Beside the run, as the business unit records them: an immediate action (the run keeps waiting, the
+    # review's summary shows it at once) and a panel meeting, whose invitation reaches the outbox as an
+    # iCalendar request in UK time.
+    due = today + timedelta(days=30)
+    action = system.lcspr("action", reference, "--add", "immediate_safety", "--action",
+                          "Review the safety plans of the other children", "--owner", "Childrens Social Care",
+                          "--due", due.isoformat(), "--on", today.isoformat(), "--by", "A. Jones, Partnership Manager")
+    assert action.returncode == 0, action.stdout + action.stderr
+    assert action.stderr == ""  # nothing to say: the summary artifact was published
+    status = system.status(reference)
+    assert status["open_step"]["key"] == "rapid-review-1"
+    actions = [(a["number"], a["kind"], a["due_on"]) for a in status["actions"]]
+    assert actions == [(1, "immediate_safety", due.isoformat())]
+    assert (system.api(f"/flow_runs/{flow_run_id}") or {})["state"]["name"] == "Suspended"
+
+    day = WorkingCalendar().add(today, 2)
+    scheduled = system.lcspr("meeting", "schedule", reference, "--kind", "panel_meeting", "--on", day.isoformat(),
+                             "--at", "10:00", "--minutes", "90", "--where", "Teams", "--invite", "panel_chair,author",
+                             "--by", "A. Jones, Partnership Manager")
+    assert scheduled.returncode == 0, scheduled.stdout + scheduled.stderr
+
+    def invitation() -> str | None:
+        for message in system.mails():
+            if f"[{reference}] Invitation" in message["Subject"] and message["To"].startswith("panel_chair@"):
+                for part in message.walk():
+                    if part.get_content_type() == "text/calendar" and part.get_param("method") == "REQUEST":
+                        return str(part.get_content())
+        return None
+
+    from icalendar import Calendar
+
+    calendar = Calendar.from_ical(wait_for("the panel meeting's invitation", invitation, timeout=60))
+    assert calendar["METHOD"] == "REQUEST"
+    event = calendar.walk("VEVENT")[0]
+    start = event.decoded("DTSTART")
+    assert (start.date(), start.hour, start.minute, str(start.tzinfo)) == (day, 10, 0, "Europe/London")
+    assert str(event["UID"]).startswith(f"{reference}-meeting-")
+
     # Ctrl-C stops everything `lcspr up` started.
     started = sorted(set(started) | set(descendants(system.process.pid)))
     system.process.send_signal(signal.SIGINT)
