@@ -25,9 +25,12 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    select,
     text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+from models.errors import NotFound
 
 
 class Base(DeclarativeBase):
@@ -304,3 +307,12 @@ class ThemeAssignmentRow(Base):
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     removed_by: Mapped[str] = mapped_column(String(200), default="")
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+def review_id(session: Session, reference: str) -> int:
+    """The register's row id of the review ``reference`` (NotFound if there is none): what the tables beside
+    the review (meetings, quality assessments) point to."""
+    found = session.scalar(select(ReviewRow.id).where(ReviewRow.reference == reference))
+    if found is None:
+        raise NotFound(f"No review with reference {reference}.")
+    return found

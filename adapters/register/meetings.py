@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.register.mapping import MeetingRow, ReviewRow
+from adapters.register.mapping import MeetingRow, ReviewRow, review_id
 from models.errors import NotFound
 from models.meetings import LONDON, Attendance, Meeting, MeetingKind
 
@@ -36,10 +36,7 @@ class SqlMeetings:
         self.s = session
 
     def _review_id(self, reference: str) -> int:
-        found = self.s.scalar(select(ReviewRow.id).where(ReviewRow.reference == reference))
-        if found is None:
-            raise NotFound(f"No review with reference {reference}.")
-        return found
+        return review_id(self.s, reference)
 
     def add(self, meeting: Meeting, now: datetime) -> int:
         row = MeetingRow(review_id=self._review_id(meeting.reference), kind=meeting.kind.value,

@@ -10,8 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from adapters.register.mapping import QualityAssessmentRow, ReviewRow
-from models.errors import NotFound
+from adapters.register.mapping import QualityAssessmentRow, ReviewRow, review_id
 from models.quality import Assessment, Rating
 
 
@@ -24,10 +23,7 @@ class SqlQualityAssessments:
         self.s = session
 
     def _review_id(self, reference: str) -> int:
-        found = self.s.scalar(select(ReviewRow.id).where(ReviewRow.reference == reference))
-        if found is None:
-            raise NotFound(f"No review with reference {reference}.")
-        return found
+        return review_id(self.s, reference)
 
     def add(self, reference: str, assessment: Assessment, now: datetime) -> int:
         row = QualityAssessmentRow(review_id=self._review_id(reference), marker=assessment.marker,
