@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -21,6 +21,9 @@ import adapters.register.database as database
 from lcspr.bootstrap import bootstrap
 from lcspr.settings import Settings
 from models.referral import Referral
+from models.roles import Role
+from notifications.dispatch import write_local_config
+from notifications.local_smtp import LocalOutbox
 from services.app import App
 from tests.fakes import FrozenClock
 
@@ -88,6 +91,19 @@ def make_app(settings: Settings, today: date = date(2026, 3, 3)) -> App:
 @pytest.fixture
 def app(settings: Settings) -> App:
     return make_app(settings)
+
+
+ROUTED = {r.value: f"{r.value}@partnership.test" for r in Role}
+
+
+@contextmanager
+def routed_mailbox(settings: Settings, more: Mapping[str, str] | None = None) -> Iterator[LocalOutbox]:
+    """A local SMTP server, and the settings' Apprise config sending every role's mail to it (each role at
+    ``<role>@partnership.test``, and the roles of ``more`` at the addresses given)."""
+    with LocalOutbox(settings.home / "mail") as box:
+        write_local_config(settings.apprise_config_path, smtp_host="127.0.0.1", smtp_port=box.port,
+                           addresses={**ROUTED, **(more or {})}, sender="lcspr@partnership.test")
+        yield box
 
 
 def tags_implied_by_status(app: App, reference: str) -> set[str]:

@@ -12,21 +12,17 @@ import pytest
 from lcspr.cli import main
 from lcspr.settings import Settings
 from models.roles import Role
-from notifications.dispatch import write_local_config
 from notifications.local_smtp import LocalOutbox
 from services import delegations, messages, referrals
 from services.app import App
-from tests.conftest import make_app, make_referral
+from tests.conftest import make_app, make_referral, routed_mailbox
 
 CHAIR = Role.SUBGROUP_CHAIR.value
 
 
 @pytest.fixture
 def mailbox(settings: Settings) -> Iterator[LocalOutbox]:
-    with LocalOutbox(settings.home / "mail") as box:
-        write_local_config(settings.apprise_config_path, smtp_host="127.0.0.1", smtp_port=box.port,
-                           addresses={r.value: f"{r.value}@partnership.test" for r in Role},
-                           sender="lcspr@partnership.test")
+    with routed_mailbox(settings) as box:
         yield box
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,31 +14,26 @@ import pytest
 from lcspr.cli import main
 from lcspr.settings import Settings
 from models.lifecycle import Stage
-from models.roles import Role
-from notifications.dispatch import write_local_config
 from notifications.local_smtp import LocalOutbox
 from services import answers, messages, queries, referrals
 from services.app import App
-from tests.conftest import make_app, make_referral
+from tests.conftest import make_app, make_referral, routed_mailbox
 from tests.fakes import FrozenClock
 from tests.flows import answers as A
 
 AGENCY = "agency-childrens-social-care"
-ADDRESSES = {**{r.value: f"{r.value}@partnership.test" for r in Role}, AGENCY: "csc@partnership.test"}
 DEFERRED_AGAIN = {**A.DEFERRED, "decided_on": "2026-09-01", "deferral_details": "Trial moved to January."}
 PUBLISHED = {**A.PUBLISHED, "decided_on": "2027-02-01"}
 
 
 @pytest.fixture
-def mailbox(tmp_path: Path) -> Iterator[LocalOutbox]:
-    with LocalOutbox(tmp_path / "outbox") as box:
+def mailbox(settings: Settings) -> Iterator[LocalOutbox]:
+    with routed_mailbox(settings, {AGENCY: "csc@partnership.test"}) as box:
         yield box
 
 
 @pytest.fixture
 def app(settings: Settings, mailbox: LocalOutbox) -> App:
-    write_local_config(settings.apprise_config_path, smtp_host="127.0.0.1", smtp_port=mailbox.port,
-                       addresses=ADDRESSES, sender="lcspr@partnership.test")
     return make_app(settings, date(2026, 3, 3))
 
 

@@ -16,22 +16,17 @@ from icalendar import Calendar
 
 from lcspr.cli import main
 from lcspr.settings import Settings
-from models.roles import Role
-from notifications.dispatch import write_local_config
 from notifications.local_smtp import LocalOutbox
 from services import messages, queries, referrals
 from services.app import App
-from tests.conftest import make_app, make_referral
+from tests.conftest import make_app, make_referral, routed_mailbox
 
 INVITED = ("panel_chair", "panel", "author")
 
 
 @pytest.fixture
 def mailbox(settings: Settings) -> Iterator[LocalOutbox]:
-    with LocalOutbox(settings.home / "mail") as box:
-        write_local_config(settings.apprise_config_path, smtp_host="127.0.0.1", smtp_port=box.port,
-                           addresses={r.value: f"{r.value}@partnership.test" for r in Role},
-                           sender="lcspr@partnership.test")
+    with routed_mailbox(settings) as box:
         yield box
 
 
