@@ -60,13 +60,14 @@ class Child(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True, title="Child")
 
     pseudonym: Pseudonym = Field(
-        max_length=30, title="Pseudonym", json_schema_extra={"pattern": PSEUDONYM_PATTERN},
+        max_length=30, title="Other child: pseudonym", json_schema_extra={"pattern": PSEUDONYM_PATTERN},
         description="Pseudonym only, e.g. 'Sibling B', 'Child C' or 'Baby D'. Never the child's name.",
     )
-    harm: Harm = Field(title="Harm", description="Did this child die, suffer serious harm, or neither ('other')?")
-    looked_after: Flag = Field(default=False, title="Looked after",
+    harm: Harm = Field(title="Other child: harm",
+                       description="Did this child die, suffer serious harm, or neither ('other')?")
+    looked_after: Flag = Field(default=False, title="Other child: looked after",
                                description="This child was looked after by a local authority.")
-    care_leaver: Flag = Field(default=False, title="Care leaver",
+    care_leaver: Flag = Field(default=False, title="Other child: care leaver",
                               description="This young person was a care leaver (up to 24).")
 
     def meets_criteria(self, abuse_or_neglect: str) -> bool:

@@ -265,6 +265,11 @@ def test_a_review_through_the_prefect_ui(system: System, page: Page, tmp_path: P
     choose(form, "Abuse Or Neglect", "suspected")
     choose(form, "Harm", "seriously_harmed")
     fill_text(form, "Child Pseudonym", "Child B")
+    # A sibling of the same incident: "Other children in the same incident" → Add item, the child's own fields.
+    form.get_by_role("button", name="Add item").click()
+    fill_text(form, "Other child: pseudonym", "Sibling C")
+    choose(form, "Other child: harm", "died")
+    set_switch(form, "Other child: looked after", True)
     fill_text(form, "Outline", "Serious injury to a toddler at home; concerns about information sharing.")
     shots.take(page, "custom-run-form")
     created = answered(page, "/create_flow_run", lambda: form.get_by_role("button", name="Submit").click())
@@ -275,7 +280,9 @@ def test_a_review_through_the_prefect_ui(system: System, page: Page, tmp_path: P
     reference = wait_for("the run to be named by its reference", lambda: flow_run_named(system, flow_run_id), 120)
     status = wait_for("the run waiting on the notification",
                       lambda: waits_on(system, reference, flow_run_id, "notification-1"), 180)
-    assert status["stage"] == "referred" and status["pseudonym"] == "Child B"
+    assert status["stage"] == "referred" and status["pseudonym"] == "Child B +1"
+    assert [(c["pseudonym"], c["harm"], c["looked_after"]) for c in status["children"]] == [
+        ("Child B", "seriously_harmed", False), ("Sibling C", "died", True)]
     run_url = f"{ui}/v2/runs/flow-run/{flow_run_id}"
     # Its log says what it waits on (the page's panels load one by one: wait for the last).
     open_page(page, run_url, lambda: page.get_by_text(f"{reference} waits on Serious incident notification"))
@@ -294,6 +301,8 @@ def test_a_review_through_the_prefect_ui(system: System, page: Page, tmp_path: P
 
     dialog = open_resume_form(page)
     dialog.get_by_text("Serious incident notification").first.wait_for()
+    # The form says what the notification rules make of each child of the incident.
+    dialog.get_by_text("Sibling C: died while looked after: must be notified whatever the cause").wait_for()
     answer = resume(page, notified, filled=lambda: shots.take(page, "resume-notification"))
     assert answer.get("status") == "ACCEPT", answer
 
